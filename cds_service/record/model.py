@@ -1,0 +1,315 @@
+"""The typed, immutable view of a patient's record that the rules read.
+
+Everything here is plain data: no FHIR JSON, no HTTP, no clock. The tolerant reader
+(`cds_service.record.reader`) is the only producer; the rules are the consumers.
+Values are already normalised to one unit per analyte (see `Analyte`), dates keep the
+precision they were recorded with, and anything the reader had to skip is a `DataGap`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+from typing import Any
+
+
+class Precision(str, Enum):
+    YEAR = "year"
+    MONTH = "month"
+    DAY = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzyDate:
+    """A FHIR date/dateTime kept at the precision it was given.
+
+    `earliest`/`latest` bound the real day: "2026-05" is 2026-05-01..2026-05-31.
+    Rules that ask "how long ago" use `latest`, so a partial date never makes
+    something look more overdue than it can be.
+    """
+
+    earliest: date
+    latest: date
+    precision: Precision
+    text: str
+
+    @property
+    def exact(self) -> bool:
+        return self.precision is Precision.DAY
+
+    def days_before(self, today: date) -> int:
+        """Days from this date to `today`, counted from the latest possible day."""
+        return (today - self.latest).days
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Analyte(str, Enum):
+    """Lab analytes the rules read, each with the one unit the reader normalises to."""
+
+    B12 = "b12"  # total cobalamin, serum/plasma, pmol/L (never whole blood)
+    HOLOTC = "holotc"  # holotranscobalamin ("active B12"), pmol/L
+    MMA = "mma"  # methylmalonic acid, umol/L
+    HOMOCYSTEINE = "homocysteine"  # umol/L
+    FOLATE = "folate"  # serum/plasma folate, nmol/L
+    RBC_FOLATE = "rbc-folate"  # red cell / whole blood folate, nmol/L
+    HB = "hb"  # haemoglobin, g/L
+    MCV = "mcv"  # mean corpuscular volume, fL
+    PHQ9 = "phq9"  # PHQ-9 total score, 0-27
+    PHQ9_ITEM9 = "phq9-item9"  # PHQ-9 item 9 score, 0-3
+
+
+UNIT_OF: Mapping[Analyte, str] = {
+    Analyte.B12: "pmol/L",
+    Analyte.HOLOTC: "pmol/L",
+    Analyte.MMA: "umol/L",
+    Analyte.HOMOCYSTEINE: "umol/L",
+    Analyte.FOLATE: "nmol/L",
+    Analyte.RBC_FOLATE: "nmol/L",
+    Analyte.HB: "g/L",
+    Analyte.MCV: "fL",
+    Analyte.PHQ9: "{score}",
+    Analyte.PHQ9_ITEM9: "{score}",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    """One usable result, normalised to `UNIT_OF[analyte]`.
+
+    `comparator` keeps a censored value honest: "<150 pg/mL" is stored as value 110.7
+    with comparator "<", and the predicates below only answer what the value proves.
+    """
+
+    ref: str  # "Observation/<id>"
+    analyte: Analyte
+    value: float
+    comparator: str | None  # None, "<", "<=", ">", ">="
+    when: FuzzyDate
+    code: str  # the LOINC code that matched
+    shown: str  # the value as reported, e.g. "<150 pg/mL", for card evidence
+    reference_high: float | None = None  # normalised, when the lab sent one
+    note: str | None = None  # e.g. "date taken from Observation.issued"
+
+    @property
+    def unit(self) -> str:
+        return UNIT_OF[self.analyte]
+
+    def definitely_below(self, threshold: float) -> bool:
+        if self.comparator in (None, "<", "<="):
+            return self.value < threshold or (self.comparator == "<" and self.value <= threshold)
+        return False
+
+    def definitely_at_or_above(self, threshold: float) -> bool:
+        if self.comparator in (None, ">", ">="):
+            return self.value >= threshold
+        return False
+
+    def normalised(self) -> str:
+        """The value in the normalised unit, e.g. "<110.7 pmol/L"."""
+        number = f"{self.value:.1f}".rstrip("0").rstrip(".")
+        return f"{self.comparator or ''}{number} {self.unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A Condition that is not entered-in-error or refuted (the reader drops those)."""
+
+    ref: str  # "Condition/<id>"
+    concepts: frozenset[str]  # value-set names it belongs to, e.g. {"VS_NEURO"}
+    display: str
+    code: str  # "system|code" of the coding that matched (or the first coding)
+    clinical_status: str | None  # active | recurrence | relapse | inactive | remission | resolved
+    verification_status: str | None
+    onset: FuzzyDate | None
+    recorded: FuzzyDate | None
+    abatement: FuzzyDate | None = None
+
+    @property
+    def is_current(self) -> bool:
+        """Active unless the record says it has ended (missing status counts as active)."""
+        return self.clinical_status in (None, "active", "recurrence", "relapse") and (
+            self.abatement is None
+        )
+
+    @property
+    def first_known(self) -> FuzzyDate | None:
+        return self.onset or self.recorded
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureRecord:
+    """A Procedure that is not entered-in-error or not-done (the reader drops those)."""
+
+    ref: str
+    concepts: frozenset[str]
+    display: str
+    code: str
+    status: str | None
+    performed: FuzzyDate | None
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (None, "completed", "unknown")
+
+
+class Agent(str, Enum):
+    B12 = "b12"
+    FOLIC_ACID = "folic-acid"
+    METFORMIN = "metformin"
+    PPI = "ppi"
+
+
+class Route(str, Enum):
+    INJECTION = "injection"  # intramuscular or other parenteral (deep SC, IV)
+    ORAL = "oral"  # oral, sublingual, buccal, chewable
+    NASAL = "nasal"
+    UNKNOWN = "unknown"
+
+
+class Source(str, Enum):
+    REQUEST = "MedicationRequest"
+    STATEMENT = "MedicationStatement"
+    ADMINISTRATION = "MedicationAdministration"
+
+
+REQUEST_ACTIVE = frozenset({"active", "on-hold"})
+STATEMENT_ACTIVE = frozenset({"active", "intended"})
+ADMINISTRATION_GIVEN = frozenset({"completed", "in-progress"})
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationUse:
+    """One medication resource about an agent the rules care about.
+
+    `interval_days` is the longest interval the order allows (periodMax over frequency);
+    `interval_from_text` marks one guessed from free text, which rules treat as soft.
+    """
+
+    ref: str  # "MedicationRequest/<id>"
+    source: Source
+    agent: Agent
+    route: Route
+    status: str | None
+    intent: str | None
+    start: FuzzyDate | None  # authoredOn, effective[x] start, or occurrence
+    end: FuzzyDate | None  # effectivePeriod.end / boundsPeriod.end, when given
+    name: str  # display for evidence, e.g. "hydroxocobalamin 1 MG/ML Injectable Solution"
+    dose_mg: float | None = None  # one dose, in mg
+    interval_days: float | None = None
+    interval_from_text: bool = False
+    repeat_count: int | None = None  # timing.repeat.count (a finite course)
+    bounds_days: float | None = None  # timing.repeat.boundsDuration / boundsPeriod length
+    matched_by_text: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_finite_course(self) -> bool:
+        """A loading course or one-off: a small count or a short bounded schedule."""
+        if self.repeat_count is not None and self.repeat_count <= 12:
+            return True
+        return self.bounds_days is not None and self.bounds_days <= 56
+
+    def is_current(self, today: date) -> bool:
+        """An ongoing order or statement (not an administration event)."""
+        if self.end is not None and self.end.latest < today:
+            return False
+        if self.source is Source.REQUEST:
+            return self.status in REQUEST_ACTIVE
+        if self.source is Source.STATEMENT:
+            return self.status in STATEMENT_ACTIVE
+        return False
+
+    @property
+    def was_given(self) -> bool:
+        return self.source is Source.ADMINISTRATION and self.status in ADMINISTRATION_GIVEN
+
+
+@dataclass(frozen=True, slots=True)
+class DataGap:
+    """Something the reader could not use, said in words fit for a card.
+
+    `topic` is an `Analyte` or `Agent` value (or "conditions"/"bundle") so a rule only
+    repeats the gaps that touch what it read. Never logged: it may carry dates.
+    """
+
+    topic: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    patient_id: str
+    birth_date: FuzzyDate | None = None
+    gender: str | None = None
+    labs: tuple[LabResult, ...] = ()  # newest first
+    diagnoses: tuple[Diagnosis, ...] = ()
+    procedures: tuple[ProcedureRecord, ...] = ()
+    medications: tuple[MedicationUse, ...] = ()  # newest start first
+    gaps: tuple[DataGap, ...] = ()
+
+    def results(self, analyte: Analyte) -> tuple[LabResult, ...]:
+        """Results for one analyte, newest first."""
+        return tuple(r for r in self.labs if r.analyte is analyte)
+
+    def latest(self, analyte: Analyte) -> LabResult | None:
+        return next((r for r in self.labs if r.analyte is analyte), None)
+
+    def conditions_in(self, concept: str, *, current_only: bool = False) -> tuple[Diagnosis, ...]:
+        return tuple(
+            d
+            for d in self.diagnoses
+            if concept in d.concepts and (d.is_current or not current_only)
+        )
+
+    def procedures_in(self, concept: str) -> tuple[ProcedureRecord, ...]:
+        return tuple(p for p in self.procedures if concept in p.concepts and p.is_done)
+
+    def has(self, concept: str, *, current_only: bool = False) -> bool:
+        """True if a condition (or a completed procedure) belongs to the value set."""
+        return bool(self.conditions_in(concept, current_only=current_only)) or (
+            not current_only and bool(self.procedures_in(concept))
+        )
+
+    def meds(self, agent: Agent, *sources: Source) -> tuple[MedicationUse, ...]:
+        return tuple(
+            m for m in self.medications if m.agent is agent and (not sources or m.source in sources)
+        )
+
+    def gaps_about(self, *topics: str) -> tuple[DataGap, ...]:
+        return tuple(g for g in self.gaps if g.topic in topics)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftOrder:
+    """One entry of `context.draftOrders`, as the order hooks see it."""
+
+    ref: str  # "MedicationRequest/request-123"
+    resource_type: str
+    status: str | None
+    intent: str | None
+    selected: bool  # in `context.selections` (order-select); always True on order-sign
+    medication: MedicationUse | None  # None for other request types or unknown drugs
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_stop(self) -> bool:
+        """A revised order that ends therapy (order-sign may carry these)."""
+        return self.status in ("stopped", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Orders:
+    drafts: tuple[DraftOrder, ...] = ()
+
+    @property
+    def focus(self) -> tuple[DraftOrder, ...]:
+        """The orders advice is about: the selections on order-select, all on order-sign."""
+        return tuple(d for d in self.drafts if d.selected)
+
+    def with_agent(self, agent: Agent, *, focus_only: bool = False) -> tuple[DraftOrder, ...]:
+        pool = self.focus if focus_only else self.drafts
+        return tuple(d for d in pool if d.medication is not None and d.medication.agent is agent)
