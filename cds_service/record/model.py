@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     YEAR = "year"
     MONTH = "month"
     DAY = "day"
@@ -47,7 +47,7 @@ class FuzzyDate:
         return self.text
 
 
-class Analyte(str, Enum):
+class Analyte(StrEnum):
     """Lab analytes the rules read, each with the one unit the reader normalises to."""
 
     B12 = "b12"  # total cobalamin, serum/plasma, pmol/L (never whole blood)
@@ -156,21 +156,21 @@ class ProcedureRecord:
         return self.status in (None, "completed", "unknown")
 
 
-class Agent(str, Enum):
+class Agent(StrEnum):
     B12 = "b12"
     FOLIC_ACID = "folic-acid"
     METFORMIN = "metformin"
     PPI = "ppi"
 
 
-class Route(str, Enum):
+class Route(StrEnum):
     INJECTION = "injection"  # intramuscular or other parenteral (deep SC, IV)
     ORAL = "oral"  # oral, sublingual, buccal, chewable
     NASAL = "nasal"
     UNKNOWN = "unknown"
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     REQUEST = "MedicationRequest"
     STATEMENT = "MedicationStatement"
     ADMINISTRATION = "MedicationAdministration"

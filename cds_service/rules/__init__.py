@@ -8,12 +8,38 @@ edge can log and count it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
-from cds_service.rules.base import Finding, RuleInput
+from cds_service.rules import (
+    b12_monitoring_overdue,
+    b12_therapy_stopped,
+    folic_acid_without_b12,
+    homocysteine_above_target,
+    maintenance_injection_overdue,
+    maintenance_interval_too_long,
+    maintenance_not_started,
+    metformin_b12_check,
+    neurological_review,
+    oral_b12_in_malabsorption,
+    symptoms_recurring,
+)
+from cds_service.rules.base import SEVERITY, Finding, RuleInput
 
-RULES: tuple[ModuleType, ...] = ()
+# Safety first: the reading order is the running order and the card order within a severity.
+RULES: tuple[ModuleType, ...] = (
+    folic_acid_without_b12,
+    b12_therapy_stopped,
+    neurological_review,
+    oral_b12_in_malabsorption,
+    maintenance_interval_too_long,
+    maintenance_not_started,
+    maintenance_injection_overdue,
+    symptoms_recurring,
+    homocysteine_above_target,
+    b12_monitoring_overdue,
+    metformin_b12_check,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +69,13 @@ def run_rules(inp: RuleInput, rules: tuple[ModuleType, ...] | None = None) -> Ru
         evaluate: Callable[[RuleInput], Finding | None] = rule.evaluate
         try:
             finding = evaluate(inp)
-        except Exception as exc:  # noqa: BLE001 - isolation is the point
+        except Exception as exc:
             failures.append(RuleFailure(rule_id, type(exc).__name__))
             continue
         if finding is not None:
             indicator = inp.policy.indicator_for(rule_id, finding.indicator)
             if indicator != finding.indicator:
-                from dataclasses import replace
-
                 finding = replace(finding, indicator=indicator)  # type: ignore[arg-type]
             findings.append(finding)
+    findings.sort(key=lambda f: -SEVERITY[f.indicator])  # stable: keeps RULES order per level
     return RuleRun(tuple(findings), tuple(failures))

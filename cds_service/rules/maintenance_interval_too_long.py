@@ -1,0 +1,84 @@
+"""maintenance-interval-too-long — IM B12 maintenance ordered less often than guideline.
+
+When (order-select: the selected orders; order-sign: all draft orders):
+- a B12 injection order (injectable product or IM route) is in focus, not a finite loading
+  course or single dose;
+- and its interval (period / frequency, using periodMax when given) is longer than
+  3 months (92 days), or 2 months (62 days) with neurological involvement.
+Then: warning (info when the interval could only be read from free text). Shorter intervals
+(monthly, or more often for symptoms) are never flagged. Suggest every 12 weeks (8 weeks
+with neurological involvement).
+Guideline: BNF/SmPC hydroxocobalamin (every 3 months; every 2 months with neurological
+involvement); CKS; local protocol (every 2-3 months).
+Why: longer gaps let deficiency and symptoms return before the next dose.
+"""
+
+from __future__ import annotations
+
+from cds_service.record.model import Agent, Route
+from cds_service.rules import facts
+from cds_service.rules.base import (
+    SPECIALIST_PLAN,
+    ChangeOrderInterval,
+    Finding,
+    Indicator,
+    OverrideReason,
+    RuleInput,
+)
+from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
+
+RULE_ID = "maintenance-interval-too-long"
+HOOKS = ("order-select", "order-sign")
+GUIDELINE = BNF_HYDROXOCOBALAMIN
+LEVELS_GUIDED = OverrideReason("symptom-free-on-interval", "Symptom-free on this interval")
+
+
+def evaluate(inp: RuleInput) -> Finding | None:
+    if inp.orders is None:
+        return None
+    record, policy = inp.record, inp.policy
+    neuro = facts.neuro_involvement(record)
+    limit = policy.days("order_limit_neuro" if neuro else "order_limit")
+    for order in inp.orders.with_agent(Agent.B12, focus_only=True):
+        med = order.medication
+        if order.is_stop or med is None or med.route is not Route.INJECTION:
+            continue
+        if med.is_finite_course or med.interval_days is None or med.interval_days <= limit:
+            continue
+        indicator: Indicator = "info" if med.interval_from_text else "warning"
+        target = 56 if neuro else 84
+        maximum = "2 months (neurological involvement)" if neuro else "3 months"
+        evidence = [
+            f"Ordered: {facts.med_line(med)}",
+            f"Longest guideline interval: every {maximum}",
+        ]
+        if neuro:
+            evidence.append(f"Neurological involvement: {facts.condition_line(neuro[0])}")
+        caveats = []
+        if med.interval_from_text:
+            caveats.append("The interval was read from the free-text dosage instructions.")
+        return Finding(
+            rule_id=RULE_ID,
+            indicator=indicator,
+            summary=(
+                f"IM B12 every {facts.interval_text(med.interval_days)} is longer than the "
+                f"maximum of every {'2' if neuro else '3'} months"
+            ),
+            guideline=GUIDELINE,
+            evidence=tuple(evidence),
+            advice=(
+                f"Maintenance hydroxocobalamin is 1 mg IM every {maximum}; monthly or more "
+                "frequent dosing is fine when symptoms need it."
+            ),
+            caveats=tuple(caveats),
+            suggestions=(
+                ChangeOrderInterval(
+                    label=f"Change to every {facts.interval_text(target)}",
+                    order_ref=order.ref,
+                    interval_days=target,
+                    recommended=True,
+                ),
+            ),
+            override_reasons=(SPECIALIST_PLAN, LEVELS_GUIDED),
+        )
+    return None
