@@ -1,0 +1,284 @@
+"""Suggestion intents -> CDS Hooks suggestions carrying valid FHIR R4 resources.
+
+The strict writer: every resource is built as plain JSON, then validated through the
+`fhir.resources.R4B` models (the resources used here are identical in R4 and R4B) and
+emitted from the validated model. A suggestion whose resource cannot be made valid (e.g. an
+`update` of a draft order an EHR sent in a non-R4 shape we cannot repair) is dropped, never
+sent half-valid. This is the only module that imports fhir.resources.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from pydantic import ValidationError
+
+from cds_service.record.model import Analyte
+from cds_service.rules.base import (
+    ChangeOralDose,
+    ChangeOrderInterval,
+    ProposeB12Injection,
+    ProposeLabTests,
+    RemoveDraft,
+    ReplaceWithB12Injection,
+    SuggestionIntent,
+)
+from cds_service.rules.facts import DAYS_PER_MONTH, interval_text
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC = "http://www.whocc.no/atc"
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+HYDROXOCOBALAMIN_1MG_ML = {
+    "coding": [
+        {
+            "system": RXNORM,
+            "code": "317106",
+            "display": "hydroxocobalamin 1 MG/ML Injectable Solution",
+        },
+        {"system": ATC, "code": "B03BA03", "display": "hydroxocobalamin"},
+    ],
+    "text": "Hydroxocobalamin 1 mg/1 mL solution for injection",
+}
+INTRAMUSCULAR = {
+    "coding": [{"system": SNOMED, "code": "78421000", "display": "Intramuscular route"}],
+    "text": "Intramuscular",
+}
+ONE_MG = {"value": 1, "unit": "mg", "system": UCUM, "code": "mg"}
+
+LAB_ORDERS: Mapping[Analyte, tuple[str, str]] = {
+    Analyte.B12: ("2132-9", "Cobalamin (Vitamin B12) [Mass/volume] in Serum or Plasma"),
+    Analyte.HOLOTC: ("72160-5", "Holo-transcobalamin II [Moles/volume] in Serum"),
+    Analyte.MMA: ("13964-2", "Methylmalonate [Moles/volume] in Serum or Plasma"),
+    Analyte.HOMOCYSTEINE: ("13965-9", "Homocysteine [Moles/volume] in Serum or Plasma"),
+    Analyte.FOLATE: ("2284-8", "Folate [Mass/volume] in Serum or Plasma"),
+}
+
+
+def _repeat(days: int) -> dict[str, Any]:
+    """A timing.repeat in the unit a prescriber would write: weeks, months or days."""
+    months = days / DAYS_PER_MONTH
+    if days % 7 == 0 and days >= 7:
+        return {"frequency": 1, "period": days // 7, "periodUnit": "wk"}
+    if round(months) >= 1 and abs(months - round(months)) < 0.05:
+        return {"frequency": 1, "period": round(months), "periodUnit": "mo"}
+    return {"frequency": 1, "period": days, "periodUnit": "d"}
+
+
+class SuggestionWriter:
+    """Builds suggestions for one call (patient, encounter, user, the day, raw orders)."""
+
+    def __init__(
+        self,
+        patient_id: str,
+        today: date,
+        resources: Mapping[str, Mapping[str, Any]],
+        encounter_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        self.patient_id = patient_id
+        self.today = today
+        self.resources = resources
+        self.encounter_id = encounter_id
+        self.user_id = user_id
+
+    def build(self, intent: SuggestionIntent) -> dict[str, Any] | None:
+        builders: dict[type, Callable[[Any], list[dict[str, Any]] | None]] = {
+            ProposeB12Injection: self._propose_injection,
+            ProposeLabTests: self._propose_labs,
+            ChangeOrderInterval: self._change_interval,
+            ChangeOralDose: self._change_dose,
+            RemoveDraft: self._remove,
+            ReplaceWithB12Injection: self._replace,
+        }
+        try:
+            actions = builders[type(intent)](intent)
+        except (ValidationError, KeyError, TypeError, ValueError, AttributeError, IndexError):
+            return None  # a suggestion we cannot make valid is not sent
+        if not actions:
+            return None
+        suggestion: dict[str, Any] = {
+            "label": intent.label,
+            "uuid": str(uuid.uuid4()),
+            "actions": actions,
+        }
+        if intent.recommended:
+            suggestion["isRecommended"] = True
+        return suggestion
+
+    # --- resources ---------------------------------------------------------------------
+
+    def _context(self, resource: dict[str, Any]) -> dict[str, Any]:
+        resource["subject"] = {"reference": f"Patient/{self.patient_id}"}
+        if self.encounter_id:
+            resource["encounter"] = {"reference": f"Encounter/{self.encounter_id}"}
+        resource["authoredOn"] = self.today.isoformat()
+        if self.user_id and self.user_id.split("/")[0] in ("Practitioner", "PractitionerRole"):
+            resource["requester"] = {"reference": self.user_id}
+        return resource
+
+    def injection_order(self, interval_days: int | None, doses: int | None) -> dict[str, Any]:
+        dosage: dict[str, Any] = {
+            "route": INTRAMUSCULAR,
+            "doseAndRate": [{"doseQuantity": ONE_MG}],
+        }
+        if interval_days:
+            dosage["timing"] = {"repeat": _repeat(interval_days)}
+            dosage["text"] = f"1 mg intramuscularly every {interval_text(interval_days)}"
+        elif doses == 1:
+            dosage["timing"] = {"repeat": {"count": 1}}
+            dosage["text"] = "1 mg intramuscularly, single dose now"
+        else:
+            dosage["text"] = "1 mg intramuscularly; schedule as per prescriber"
+        resource = self._context(
+            {
+                "resourceType": "MedicationRequest",
+                "status": "draft",
+                "intent": "proposal",
+                "medicationCodeableConcept": HYDROXOCOBALAMIN_1MG_ML,
+                "dosageInstruction": [dosage],
+            }
+        )
+        return _valid(MedicationRequest, resource)
+
+    def lab_order(self, analyte: Analyte) -> dict[str, Any]:
+        code, display = LAB_ORDERS[analyte]
+        resource = self._context(
+            {
+                "resourceType": "ServiceRequest",
+                "status": "draft",
+                "intent": "proposal",
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": SNOMED,
+                                "code": "108252007",
+                                "display": "Laboratory procedure",
+                            }
+                        ]
+                    }
+                ],
+                "code": {
+                    "coding": [{"system": LOINC, "code": code, "display": display}],
+                    "text": display,
+                },
+            }
+        )
+        return _valid(ServiceRequest, resource)
+
+    def _updated(self, ref: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        original = self.resources[ref]
+        resource = _repair(copy.deepcopy(dict(original)))
+        change(resource)
+        return _valid(MedicationRequest, resource)
+
+    # --- intents -----------------------------------------------------------------------
+
+    def _propose_injection(self, intent: ProposeB12Injection) -> list[dict[str, Any]]:
+        resource = self.injection_order(intent.interval_days, intent.doses)
+        return [{"type": "create", "description": intent.label, "resource": resource}]
+
+    def _propose_labs(self, intent: ProposeLabTests) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "create",
+                "description": f"Order {LAB_ORDERS[a][1]}",
+                "resource": self.lab_order(a),
+            }
+            for a in intent.analytes
+            if a in LAB_ORDERS
+        ]
+
+    def _change_interval(self, intent: ChangeOrderInterval) -> list[dict[str, Any]] | None:
+        def change(resource: dict[str, Any]) -> None:
+            dosage = _first_dosage(resource)
+            timing = dosage.setdefault("timing", {})
+            timing["repeat"] = {
+                **_keep_bounds(timing.get("repeat")),
+                **_repeat(intent.interval_days),
+            }
+            timing.pop("code", None)
+            dosage["text"] = f"1 mg intramuscularly every {interval_text(intent.interval_days)}"
+
+        if intent.order_ref not in self.resources:
+            return None
+        resource = self._updated(intent.order_ref, change)
+        return [{"type": "update", "description": intent.label, "resource": resource}]
+
+    def _change_dose(self, intent: ChangeOralDose) -> list[dict[str, Any]] | None:
+        def change(resource: dict[str, Any]) -> None:
+            dosage = _first_dosage(resource)
+            dosage["doseAndRate"] = [
+                {
+                    "doseQuantity": {
+                        "value": intent.dose_mg,
+                        "unit": "mg",
+                        "system": UCUM,
+                        "code": "mg",
+                    }
+                }
+            ]
+            dosage["timing"] = {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}
+            dosage["text"] = f"{intent.dose_mg:g} mg by mouth once daily"
+
+        if intent.order_ref not in self.resources:
+            return None
+        resource = self._updated(intent.order_ref, change)
+        return [{"type": "update", "description": intent.label, "resource": resource}]
+
+    def _remove(self, intent: RemoveDraft) -> list[dict[str, Any]]:
+        return [{"type": "delete", "description": intent.label, "resourceId": intent.order_ref}]
+
+    def _replace(self, intent: ReplaceWithB12Injection) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "delete",
+                "description": "Remove the oral B12 order",
+                "resourceId": intent.order_ref,
+            },
+            {
+                "type": "create",
+                "description": intent.label,
+                "resource": self.injection_order(intent.interval_days, None),
+            },
+        ]
+
+
+def _first_dosage(resource: dict[str, Any]) -> dict[str, Any]:
+    dosages = resource.get("dosageInstruction")
+    if not isinstance(dosages, list) or not dosages or not isinstance(dosages[0], dict):
+        dosages = [{}]
+        resource["dosageInstruction"] = dosages
+    first: dict[str, Any] = dosages[0]
+    return first
+
+
+def _keep_bounds(repeat: Any) -> dict[str, Any]:
+    if not isinstance(repeat, dict):
+        return {}
+    return {k: v for k, v in repeat.items() if k.startswith("bounds")}
+
+
+def _repair(resource: dict[str, Any]) -> dict[str, Any]:
+    """Mend the non-R4 shapes real EHR draft orders arrive in (clients.md quirk 5)."""
+    category = resource.get("category")
+    if isinstance(category, dict):
+        resource["category"] = [category]
+    resource.setdefault("intent", "order")
+    resource.setdefault("status", "draft")
+    return resource
+
+
+def _valid(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
+    validated = model.model_validate(resource)
+    out: dict[str, Any] = validated.model_dump(mode="json", exclude_none=True)
+    return out
