@@ -1,0 +1,34 @@
+# `make test` is the one command that checks everything; .ci/run calls exactly it.
+# Each step installs what the suite needs and is a fast no-op when already done.
+
+PYTHON ?= python
+STAMP_DIR := .cache
+DEV_STAMP := $(STAMP_DIR)/dev-install.stamp
+
+.PHONY: test install lint check-types check-imports pytest
+
+test: install lint check-types check-imports pytest
+
+# The package and its dev tools (editable, so the tests run the tree as it is).
+# Re-installed when pyproject.toml changes or the console script is gone.
+install:
+	@if [ ! -f $(DEV_STAMP) ] || [ pyproject.toml -nt $(DEV_STAMP) ] || ! command -v b12-cds >/dev/null; then \
+	  echo "make: pip install -e '.[dev]'"; \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]' \
+	  && mkdir -p $(STAMP_DIR) && touch $(DEV_STAMP); \
+	fi
+
+lint: install
+	ruff check .
+
+check-types: install
+	mypy
+
+check-imports: install
+	lint-imports
+
+# pytest exits 5 when it collects no tests; that is a failure here, said out loud.
+pytest: install
+	@$(PYTHON) -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status

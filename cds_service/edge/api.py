@@ -1,0 +1,92 @@
+"""The HTTP surface: discovery, hook calls, feedback, health and metrics.
+
+Translation only: each view turns HTTP into a call and the result (or a raised
+`ServiceError`) back into JSON. Order of checks on a hook call: body size (413, before
+the body is read) -> service id (404) -> auth (401) -> JSON and schema (400) -> hook
+matches the service (400) -> evaluation (412 when data is missing) -> 200.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, current_app, g, request
+
+from cds_service.edge.auth import authenticate
+from cds_service.edge.runtime import Runtime
+from cds_service.protocol.catalog import ServiceDefinition, first_error
+from cds_service.protocol.errors import BadRequest, NotFound, TooLarge
+from cds_service.protocol.request import decode_json, parse_hook_request
+
+bp = Blueprint("cds", __name__)
+
+METRICS_PLACEHOLDER = (
+    "# HELP b12cds_up Whether the B12 CDS service is up.\n# TYPE b12cds_up gauge\nb12cds_up 1\n"
+)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """Serialise with key order kept (discovery's prefetch order matters)."""
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["b12cds"]
+    return rt
+
+
+@bp.get("/cds-services")
+def discovery() -> Response:
+    return json_response(runtime().catalog.discovery_document())
+
+
+@bp.post("/cds-services/<service_id>")
+def hook_call(service_id: str) -> Response:
+    rt = runtime()
+    service = _admit(rt, service_id)
+    hook_request = parse_hook_request(request.get_data(cache=False), service, rt.catalog)
+    g.log_fields["hook_instance"] = hook_request.hook_instance
+    result = rt.evaluator.evaluate(service, hook_request)
+    g.log_fields["card_count"] = result.card_count
+    if result.rule_ids:
+        g.log_fields["rule_ids"] = list(result.rule_ids)
+    return json_response(result.response)
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    rt = runtime()
+    _admit(rt, service_id)
+    body = decode_json(request.get_data(cache=False), "feedback")
+    problem = first_error(rt.catalog.feedback, body, "feedback")
+    if problem:
+        raise BadRequest(problem)
+    return json_response({})
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(METRICS_PLACEHOLDER, mimetype="text/plain; version=0.0.4")
+
+
+def _admit(rt: Runtime, service_id: str) -> ServiceDefinition:
+    """Size, service and caller checks, before the body is read."""
+    length = request.content_length
+    if length is not None and length > rt.settings.max_body_bytes:
+        raise TooLarge(
+            f"request body of {length} bytes exceeds the limit of "
+            f"{rt.settings.max_body_bytes} bytes (B12CDS_MAX_BODY_BYTES)"
+        )
+    service = rt.catalog.service(service_id)
+    if service is None:
+        raise NotFound(f"no CDS service with id {service_id[:100]!r}; see GET /cds-services")
+    g.log_fields["service_id"] = service.id
+    g.log_fields["hook"] = service.hook
+    authenticate(request, rt.settings)
+    return service

@@ -1,0 +1,147 @@
+"""The Flask application factory.
+
+All start-up work happens here, once: settings are validated, `hooks/` is loaded and
+compiled, and the clinical policy is checked, so a bad file stops start-up instead of
+failing the first patient. Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from cds_service.edge.api import bp, json_response
+from cds_service.edge.cors import install_cors
+from cds_service.edge.evaluation import Clock, Evaluator, utc_today
+from cds_service.edge.logs import configure_logging, stack_frames
+from cds_service.edge.runtime import Runtime
+from cds_service.policy import load_policy
+from cds_service.protocol.catalog import load_catalog
+from cds_service.protocol.errors import (
+    BadRequest,
+    ClientError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceError,
+    TooLarge,
+)
+from cds_service.settings import Settings
+
+log = logging.getLogger("cds_service.http")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_HTTP_ERRORS: dict[int, type[ServiceError]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: TooLarge,
+}
+
+
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None, *, clock: Clock | None = None
+) -> Flask:
+    """Build the app from `config` (Settings, or overrides of `B12CDS_*`) and a clock.
+
+    Raises SettingsError, PolicyError or CatalogError with a message naming the problem.
+    """
+    settings = (
+        config if isinstance(config, Settings) else Settings.from_env(os.environ, **(config or {}))
+    )
+    configure_logging(settings.log_level)
+    catalog = load_catalog()
+    policy = load_policy(settings.policy)
+    evaluator = Evaluator(catalog, policy, settings, clock or utc_today)
+
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep discovery prefetch order
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["b12cds"] = Runtime(settings, catalog, evaluator)
+    install_cors(app, settings)
+    _install_request_log(app)
+    _install_error_handlers(app)
+    app.register_blueprint(bp)
+    return app
+
+
+def _install_request_log(app: Flask) -> None:
+    @app.before_request
+    def start() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        g.log_fields = {}
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        request_id = g.get("request_id")
+        if request_id:
+            response.headers["X-Request-Id"] = request_id
+            duration = (time.perf_counter() - g.started) * 1000
+            fields = {
+                "request_id": request_id,
+                "method": request.method,
+                "endpoint": request.endpoint or "unmatched",
+                "status": response.status_code,
+                "duration_ms": round(duration, 2),
+                **g.log_fields,
+            }
+            log.info("request", extra=fields)
+        return response
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Response:
+        if exc.status >= 500:
+            return unexpected(exc)
+        response = json_response(exc.outcome(), exc.status)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if exc.status == 413:
+            response.headers["Connection"] = "close"  # the unread body must not be parsed
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        if code >= 500:
+            return unexpected(exc)
+        message = exc.description or exc.name
+        if code == 405:
+            allowed = ", ".join(getattr(exc, "valid_methods", None) or ())
+            message = f"method {request.method} is not allowed here; allowed: {allowed}"
+        response = service_error(_HTTP_ERRORS.get(code, ClientError)(message))
+        response.status_code = code
+        if code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.error(
+            "unhandled_exception",
+            extra={
+                "request_id": g.get("request_id"),
+                "error_type": type(exc).__name__,
+                "frames": stack_frames(exc.__traceback__),
+            },
+        )
+        error = ServiceError(f"internal error; request id {g.get('request_id', 'unknown')}")
+        return json_response(error.outcome(), 500)

@@ -1,0 +1,112 @@
+"""One hook call, end to end, without HTTP: shared by the web API and `b12-cds evaluate`.
+
+request -> (order hooks: read the draft orders first) -> data.gather -> read_record ->
+run_rules -> render_cards -> (optionally) check the response against its schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from cds_service.cards import RenderContext, render_cards
+from cds_service.data import gather
+from cds_service.policy import Policy
+from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
+from cds_service.protocol.errors import ServiceError
+from cds_service.protocol.request import HookRequest
+from cds_service.record import read_orders, read_record
+from cds_service.record.model import Agent, DataGap, Orders
+from cds_service.rules import run_rules
+from cds_service.rules.base import RuleInput
+from cds_service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], date]
+
+# The order rules speak only about these agents; other orders need no patient data.
+ORDER_AGENTS = frozenset({Agent.B12, Agent.FOLIC_ACID})
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    response: dict[str, Any]
+    rule_ids: tuple[str, ...]  # rules whose card is in the response
+    failed_rules: tuple[str, ...]
+
+    @property
+    def card_count(self) -> int:
+        return len(self.response["cards"])
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluator:
+    catalog: Catalog
+    policy: Policy
+    settings: Settings
+    clock: Clock
+
+    def evaluate(self, service: ServiceDefinition, request: HookRequest) -> Evaluation:
+        orders: Orders | None = None
+        if service.is_order_hook:
+            orders = read_orders(request.draft_orders, request.selections, self.policy)
+            if not concerns_b12(orders):
+                # e.g. order-select fired before a drug was chosen: nothing to say
+                return Evaluation({"cards": []}, (), ())
+        raw = gather(request, service)
+        notes = tuple(DataGap(topic="bundle", message=note) for note in raw.notes)
+        record = read_record(request.patient_id, raw.resources, self.policy, notes)
+        today = self.clock()
+        run = run_rules(RuleInput(record, self.policy, today, request.hook, orders))
+        for failure in run.failures:
+            log.error(
+                "rule_failed", extra={"rule_id": failure.rule_id, "error_type": failure.error}
+            )
+        context = RenderContext(
+            patient_id=request.patient_id,
+            hook=request.hook,
+            today=today,
+            encounter_id=request.encounter_id,
+            user_id=request.user_id,
+            resources=_updatable_resources(raw.resources, orders),
+        )
+        cards = render_cards(run.findings, context)
+        response: dict[str, Any] = {"cards": cards}
+        if self.settings.validate_responses:
+            problem = first_error(self.catalog.response, response, "response")
+            if problem:
+                raise ServiceError(f"the service built an invalid response ({problem})")
+        return Evaluation(
+            response,
+            tuple(f.rule_id for f in run.findings),
+            tuple(f.rule_id for f in run.failures),
+        )
+
+
+def concerns_b12(orders: Orders) -> bool:
+    """True if any draft order is B12 or folic acid (a stop of B12 included)."""
+    return any(
+        d.medication is not None and d.medication.agent in ORDER_AGENTS for d in orders.drafts
+    )
+
+
+def _updatable_resources(
+    resources: tuple[Mapping[str, Any], ...], orders: Orders | None
+) -> dict[str, Mapping[str, Any]]:
+    """Raw resources a card may suggest updating, by "Type/id"."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for resource in resources:
+        rid = resource.get("id")
+        if resource.get("resourceType") == "MedicationRequest" and isinstance(rid, str):
+            found[f"MedicationRequest/{rid}"] = resource
+    for draft in orders.drafts if orders is not None else ():
+        found[draft.ref] = draft.raw
+    return found
