@@ -49,7 +49,45 @@ const { values: opts } = parseArgs({
 for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) {
   indexStructureDefinitionBundle(readJson(file));
 }
-indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
+indexSearchParameterBundle(narrowSearchParameters(readJson('fhir/r4/search-parameters.json')));
+
+// R4 shares one parameter across many types ("AllergyIntolerance.patient | ... | Observation.subject...").
+// The engine evaluates the whole union for each resource, and terms for other types are slow
+// (patient= took 9 s over 12,500 Observations). One copy per base type, keeping only its own
+// terms, gives the same matches about 100 times faster.
+function narrowSearchParameters(bundle) {
+  const entry = [];
+  for (const { resource: param } of bundle.entry) {
+    if ((param.base ?? []).length < 2 || !param.expression) {
+      entry.push({ resource: param });
+      continue;
+    }
+    const terms = splitUnion(param.expression);
+    for (const base of param.base) {
+      const own = terms.filter((term) => term.replace(/^\(+/, '').split(/[.\s]/)[0] === base);
+      const expression = own.length > 0 ? own.join(' | ') : param.expression;
+      entry.push({ resource: { ...param, id: `${param.id}-${base}`, base: [base], expression } });
+    }
+  }
+  return { ...bundle, entry };
+}
+
+function splitUnion(expression) {
+  const terms = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const ch = expression[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (ch === '|' && depth === 0) {
+      terms.push(expression.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  terms.push(expression.slice(start).trim());
+  return terms;
+}
 
 const repo = new MemoryRepository();
 const router = new FhirRouter();
@@ -97,7 +135,7 @@ function parseJson(text) {
   }
 }
 
-function checkSearchParam(resourceType, key) {
+function checkSearchParam(resourceType, key, values) {
   const [name, modifier] = key.split('.')[0].split(':');
   if (RESULT_PARAMS.has(key)) return;
   const param = getSearchParameter(resourceType, name);
@@ -109,6 +147,11 @@ function checkSearchParam(resourceType, key) {
   if (modifier !== undefined && !typeModifier && !SUPPORTED_MODIFIERS.has(modifier)) {
     throw invalid(`Modifier ":${modifier}" on "${name}" is not supported by this test server`);
   }
+  // The engine matches a bare id only when the parameter targets a single type; otherwise it finds nothing.
+  const bareId = values.flatMap((v) => v.split(',')).some((v) => !v.includes('/'));
+  if (param.type === 'reference' && !modifier && (param.target ?? []).length > 1 && bareId && !key.includes('.')) {
+    throw invalid(`"${name}" targets several types: give Type/id (e.g. Patient/123), or use a single-type parameter such as patient`);
+  }
 }
 
 function nonNegativeInt(params, key, fallback) {
@@ -119,7 +162,7 @@ function nonNegativeInt(params, key, fallback) {
 }
 
 function checkSearch(resourceType, params) {
-  for (const key of new Set(params.keys())) checkSearchParam(resourceType, key);
+  for (const key of new Set(params.keys())) checkSearchParam(resourceType, key, params.getAll(key));
   for (const sort of params.getAll('_sort').flatMap((v) => v.split(','))) {
     const name = sort.replace(/^-/, '');
     if (!getSearchParameter(resourceType, name)) throw invalid(`Unknown _sort parameter "${name}"`);
@@ -154,8 +197,17 @@ async function search(resourceType, params) {
   const count = Math.min(nonNegativeInt(params, '_count', DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
   const offset = nonNegativeInt(params, '_offset', 0);
   const elements = params.getAll('_elements');
-  const engineParams = new URLSearchParams(params);
-  engineParams.delete('_elements');
+  const engineParams = new URLSearchParams();
+  for (const [key, value] of params) {
+    if (key === '_elements') continue;
+    // subject:Patient=123 means subject=Patient/123; the engine only understands the latter.
+    const [name, modifier] = key.split(':');
+    if (modifier && isResourceType(modifier) && !key.includes('.')) {
+      engineParams.append(name, value.split(',').map((v) => (v.includes('/') ? v : `${modifier}/${v}`)).join(','));
+    } else {
+      engineParams.append(key, value);
+    }
+  }
   engineParams.set('_count', String(count));
   engineParams.set('_offset', String(offset));
   const [result, bundle] = await router.handleRequest(

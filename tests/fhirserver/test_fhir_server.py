@@ -26,6 +26,7 @@ from tests.support.synthetic_fhir import (
     MEDICATION_B12_IM,
     PATIENT_A,
     PATIENT_B,
+    SNOMED,
     example_bundle,
 )
 
@@ -118,6 +119,27 @@ def test_search_by_patient_and_code_list(
         assert obs["code"]["coding"][0]["code"] in wanted
 
 
+@pytest.mark.parametrize(
+    ("resource_type", "params", "expected"),
+    [
+        ("Condition", {"patient": PATIENT_A}, 2),
+        ("Condition", {"subject": f"Patient/{PATIENT_A}", "code": f"{SNOMED}|84027009"}, 1),
+        ("Condition", {"patient": PATIENT_B, "clinical-status": "active"}, 1),
+        ("MedicationRequest", {"patient": PATIENT_B, "status": "active"}, 1),
+        ("MedicationRequest", {"medication": f"Medication/{MEDICATION_B12_IM}"}, 2),
+        ("Observation", {"subject:Patient": PATIENT_B}, B12_RESULTS_B + HCY_RESULTS_B),
+        ("Observation", {"patient": PATIENT_A, "date": "ge2025-01-01"}, 9),
+        ("Observation", {"patient": PATIENT_A, "date": "lt2025-01-01"}, 18),
+    ],
+)
+def test_search_other_clinical_parameters(
+    server: FhirServer, resource_type: str, params: dict[str, str], expected: int
+) -> None:
+    bundle = _ok(server.get(resource_type, **params))
+    assert bundle["total"] == expected
+    assert {r["resourceType"] for r in _matches(bundle)} <= {resource_type}
+
+
 def test_sort_descending_by_date(server: FhirServer) -> None:
     bundle = _ok(server.get("Observation", patient=PATIENT_A, _sort="-date", _count="100"))
     dates = [o["effectiveDateTime"] for o in _matches(bundle)]
@@ -194,6 +216,7 @@ def test_post_search_with_a_form_body_matches_get(server: FhirServer) -> None:
         {"_sort": "no-such-param"},
         {"code:in": "http://example.org/ValueSet/x"},
         {"_count": "many"},
+        {"subject": PATIENT_A},
     ],
 )
 def test_unsupported_search_is_refused_with_400(server: FhirServer, params: dict[str, str]) -> None:
@@ -233,3 +256,10 @@ def test_token_is_required_when_configured(token_server: FhirServer) -> None:
 def test_no_token_needed_when_not_configured(server: FhirServer) -> None:
     response = requests.get(f"{server.base_url}/Patient/{PATIENT_B}", timeout=10)
     assert _ok(response)["id"] == PATIENT_B
+
+
+def test_elements_returns_subsetted_resources(server: FhirServer) -> None:
+    bundle = _ok(server.get("Observation", patient=PATIENT_B, _elements="code,subject"))
+    for obs in _matches(bundle):
+        assert set(obs) == {"resourceType", "id", "meta", "code", "subject"}
+        assert any(t["code"] == "SUBSETTED" for t in obs["meta"]["tag"])
