@@ -1,0 +1,192 @@
+"""Observation -> `LabResult`, for the analytes the rules read and nothing else.
+
+The code check comes first and is a dict lookup, so the many unrelated Observations in an
+unfiltered bundle cost almost nothing. A result whose unit is missing or unknown is
+skipped and said so (a `DataGap`), never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from cds_service.record.dates import fuzzy_date, partial_words
+from cds_service.record.index import PolicyIndex
+from cds_service.record.jsonish import JSON, code, coding_keys, concept_texts, number, obj, text
+from cds_service.record.model import Analyte, DataGap, FuzzyDate, LabResult
+from cds_service.record.units import factor
+
+NEVER_COUNT = frozenset({"entered-in-error", "cancelled", "registered"})
+COMPARATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "≤": "<=", "≥": ">="}
+
+LABEL: dict[Analyte, str] = {
+    Analyte.B12: "B12",
+    Analyte.HOLOTC: "Active B12 (holotranscobalamin)",
+    Analyte.MMA: "MMA",
+    Analyte.HOMOCYSTEINE: "Homocysteine",
+    Analyte.FOLATE: "Serum folate",
+    Analyte.RBC_FOLATE: "Red cell folate",
+    Analyte.HB: "Haemoglobin",
+    Analyte.MCV: "MCV",
+    Analyte.PHQ9: "PHQ-9",
+    Analyte.PHQ9_ITEM9: "PHQ-9 item 9",
+}
+_SCORE_MAX = {Analyte.PHQ9: 27.0, Analyte.PHQ9_ITEM9: 3.0}
+# Converted values keep the precision labs report in the normalised unit (MMA is < 1 umol/L).
+_DECIMALS = {Analyte.MMA: 3}
+
+_VALUE_STRING = re.compile(r"^\s*(<=|>=|<|>|≤|≥)?\s*(\d{1,9}(?:[.,]\d{1,9})?)\s*([^\d\s].{0,30})?$")
+
+
+def analyte_of(resource: JSON, index: PolicyIndex) -> tuple[Analyte, str] | None:
+    """The analyte and LOINC code, or None (also None when any coding is EXCLUDED)."""
+    found: tuple[Analyte, str] | None = None
+    for key in coding_keys(resource.get("code")):
+        if key in index.excluded:
+            return None
+        if found is None and key in index.lab_analyte:
+            found = (index.lab_analyte[key], key.rsplit("|", 1)[1])
+    return found
+
+
+def _decimal(digits: str) -> float:
+    """'1,5' is one and a half; '2,000' is two thousand (a comma before exactly 3 digits)."""
+    head, _, tail = digits.partition(",")
+    if tail and len(tail) == 3:
+        return float(head + tail)
+    return float(digits.replace(",", "."))
+
+
+def _normal(value: float, factor_: float, analyte: Analyte) -> float:
+    return round(value * factor_, _DECIMALS.get(analyte, 1))
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else str(value)
+
+
+def _quantity_unit(quantity: JSON, analyte: Analyte) -> tuple[str | None, float | None]:
+    """The unit to show and its conversion factor: the UCUM code first, then `unit`."""
+    ucum = text(quantity.get("code"))
+    label = text(quantity.get("unit"))
+    for candidate in (ucum, label):
+        if candidate is not None:
+            found = factor(analyte, candidate)
+            if found is not None:
+                return label or candidate, found
+    return label or ucum, factor(analyte, None)
+
+
+def _value(
+    resource: JSON, analyte: Analyte
+) -> tuple[float, str | None, str | None, float | None, str] | str:
+    """(value, comparator, unit shown, factor, shown) or the reason it cannot be read."""
+    quantity = obj(resource.get("valueQuantity"))
+    if quantity is not None:
+        value = number(quantity.get("value"))
+        if value is None:
+            return "no numeric value"
+        raw_comparator = text(quantity.get("comparator"))
+        comparator = COMPARATORS.get(raw_comparator) if raw_comparator else None
+        unit, found = _quantity_unit(quantity, analyte)
+        shown = f"{comparator or ''}{_fmt(value)}" + (f" {unit}" if unit else "")
+        return value, comparator, unit, found, shown
+    if "valueInteger" in resource:
+        value = number(resource.get("valueInteger"))
+        if value is None:
+            return "no numeric value"
+        return value, None, None, factor(analyte, None), _fmt(value)
+    raw = resource.get("valueString")
+    if isinstance(raw, str) and len(raw) <= 60:
+        match = _VALUE_STRING.match(raw)
+        if match is None:
+            return "no numeric value"
+        value = _decimal(match[2])
+        unit = text(match[3])
+        found = factor(analyte, unit)
+        return value, COMPARATORS.get(match[1] or ""), unit, found, raw.strip()
+    return "no numeric value"
+
+
+def _effective(resource: JSON) -> tuple[Any, bool]:
+    """The raw collection date (or `issued` as a fallback) and whether it is the fallback."""
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        if resource.get(key) is not None:
+            return resource.get(key), False
+    period = obj(resource.get("effectivePeriod"))
+    if period is not None and period.get("start") is not None:
+        return period.get("start"), False
+    if period is not None and period.get("end") is not None:
+        return period.get("end"), False
+    if resource.get("issued") is not None:
+        return resource.get("issued"), True
+    return None, False
+
+
+def _reference_high(resource: JSON, analyte: Analyte, fallback: float | None) -> float | None:
+    ranges = resource.get("referenceRange")
+    first = obj(ranges[0] if isinstance(ranges, list) and ranges else ranges)
+    high = obj(first.get("high")) if first is not None else None
+    if high is None:
+        return None
+    value = number(high.get("value"))
+    if value is None:
+        return None
+    unit_given = text(high.get("code")) or text(high.get("unit"))
+    found = fallback if unit_given is None else _quantity_unit(high, analyte)[1]
+    return _normal(value, found, analyte) if found is not None else None
+
+
+def read_observation(
+    resource: JSON, ref: str, index: PolicyIndex, gaps: list[DataGap]
+) -> LabResult | None:
+    """One lab result, or None (with a gap when a relevant result could not be used)."""
+    hit = analyte_of(resource, index)
+    if hit is None:
+        return None
+    analyte, loinc = hit
+    if code(resource.get("status")) in NEVER_COUNT:
+        return None
+    label = LABEL[analyte]
+    raw_when, from_issued = _effective(resource)
+    when: FuzzyDate | None = fuzzy_date(raw_when)
+    if when is None:
+        reason = "no date" if raw_when is None else "its date is not a valid date"
+        gaps.append(DataGap(analyte.value, f"{label} result skipped: {reason}"))
+        return None
+    if resource.get("dataAbsentReason") is not None:
+        absent = resource.get("dataAbsentReason")
+        why = next(concept_texts(absent), None) or code(absent) or "not given"
+        gaps.append(DataGap(analyte.value, f"{label} result of {when} has no value ({why})"))
+        return None
+    read = _value(resource, analyte)
+    if isinstance(read, str):
+        gaps.append(DataGap(analyte.value, f"{label} result of {when} skipped: {read}"))
+        return None
+    value, comparator, unit, found, shown = read
+    if found is None:
+        reason = "no unit" if unit is None else f"unit '{unit[:30]}' not recognised"
+        gaps.append(DataGap(analyte.value, f"{label} result of {when} skipped: {reason}"))
+        return None
+    normal = _normal(value, found, analyte)
+    top = _SCORE_MAX.get(analyte)
+    if not math.isfinite(normal) or normal < 0 or (top is not None and normal > top):
+        gaps.append(
+            DataGap(analyte.value, f"{label} result of {when} skipped: {shown} is out of range")
+        )
+        return None
+    partial = partial_words(when)
+    if partial is not None:
+        gaps.append(DataGap(analyte.value, f"{label} result dated {when} ({partial})"))
+    return LabResult(
+        ref=ref,
+        analyte=analyte,
+        value=normal,
+        comparator=comparator,
+        when=when,
+        code=loinc,
+        shown=shown,
+        reference_high=_reference_high(resource, analyte, found),
+        note="date taken from Observation.issued (no collection date)" if from_issued else None,
+    )
