@@ -144,7 +144,10 @@ def current_b12_therapy(
     recent = tuple(
         m
         for m in record.meds(Agent.B12, Source.ADMINISTRATION)
-        if m.was_given and m.start is not None and 0 <= m.start.days_before(today) <= window
+        if m.was_given
+        and m.start is not None
+        and m.start.earliest <= today  # a partial date ("2026-11") may cover today
+        and m.start.days_before(today) <= window
     )
     return ongoing_b12(record, today) + recent
 

@@ -43,7 +43,9 @@ def evaluate(inp: RuleInput) -> Finding | None:
     new = [
         d
         for d in record.conditions_in("VS_NEURO", current_only=True)
-        if d.first_known is not None and 0 <= d.first_known.days_before(today) <= window
+        if d.first_known is not None
+        and d.first_known.earliest <= today  # a partial date ("2026-11") may cover today
+        and d.first_known.days_before(today) <= window
     ]
     if not new:
         return None
