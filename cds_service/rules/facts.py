@@ -152,8 +152,23 @@ def current_b12_therapy(
     return ongoing_b12(record, today) + recent
 
 
+def is_loading_or_one_off(med: MedicationUse) -> bool:
+    """A finite course that is not a regimen: a loading course or a single dose.
+
+    A count- or date-limited order at maintenance spacing (12-weekly x 4, a year of
+    repeats) is still maintenance: only short spacing or a single dose makes it loading.
+    """
+    if not med.is_finite_course:
+        return False
+    if med.repeat_count is not None and med.repeat_count <= 1:
+        return True
+    if med.interval_days is None or med.interval_days < MIN_MAINTENANCE_INTERVAL_DAYS:
+        return True
+    return med.bounds_days is not None and med.bounds_days < med.interval_days
+
+
 def _is_maintenance_order(med: MedicationUse) -> bool:
-    if med.is_finite_course:
+    if is_loading_or_one_off(med):
         return False
     return med.interval_days is None or med.interval_days >= 1
 

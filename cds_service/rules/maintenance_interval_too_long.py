@@ -43,7 +43,9 @@ def evaluate(inp: RuleInput) -> Finding | None:
         med = order.medication
         if order.is_stop or med is None or med.route is not Route.INJECTION:
             continue
-        if med.is_finite_course or med.interval_days is None or med.interval_days <= limit:
+        if med.interval_days is None or med.interval_days <= limit:
+            continue
+        if facts.is_loading_or_one_off(med):
             continue
         indicator: Indicator = "info" if med.interval_from_text else "warning"
         target = 56 if neuro else 84
