@@ -102,7 +102,9 @@ def evaluate(inp: RuleInput) -> Finding | None:
     if not folic:
         return None
     b12_drafts = [d for d in inp.orders.with_agent(Agent.B12) if not d.is_stop]
-    if b12_drafts or facts.current_b12_therapy(inp.record, inp.policy, inp.today):
+    stopping = {d.ref for d in inp.orders.drafts if d.is_stop}  # a stop is no cover
+    therapy = facts.current_b12_therapy(inp.record, inp.policy, inp.today)
+    if b12_drafts or any(m.ref not in stopping for m in therapy):
         return None
     status, evidence = _b12_status(inp)
     if status == "adequate":
