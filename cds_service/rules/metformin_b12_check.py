@@ -59,7 +59,8 @@ def _risk_factors(inp: RuleInput) -> list[str]:
     if ppi:
         found.append(f"Also on a proton pump inhibitor: {facts.med_line(ppi[0])}")
     if record.birth_date is not None:
-        age = (today - record.birth_date.latest).days // 365
+        born = record.birth_date.latest
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         if age >= policy.threshold("age_risk_years"):
             found.append(f"Age {age}")
     causes = [*facts.irreversible_causes(record, policy)]
@@ -77,7 +78,7 @@ def _first_metformin(record: PatientRecord) -> tuple[str, int] | None:
     if not starts:
         return None
     first = min(starts, key=lambda d: d.earliest)
-    return first.text, first.earliest.toordinal()
+    return first.text, first.latest.toordinal()  # a partial date never lengthens the exposure
 
 
 def evaluate(inp: RuleInput) -> Finding | None:
