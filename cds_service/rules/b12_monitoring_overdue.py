@@ -61,7 +61,8 @@ def is_stable(record: PatientRecord, policy: Policy, start: FuzzyDate | None) ->
     hcy = record.latest(Analyte.HOMOCYSTEINE)
     if hcy is None or not hcy.definitely_below(policy.threshold("homocysteine_target_umol_l")):
         return False
-    return not worsening_pairs(record, policy)
+    # a recurrence is a worsening on maintenance, not the pre-treatment decline
+    return not any(_on_maintenance((newer,), start) for newer, _ in worsening_pairs(record, policy))
 
 
 def _latest_b12_status(record: PatientRecord) -> LabResult | None:
