@@ -93,25 +93,46 @@ class LabResult:
     shown: str  # the value as reported, e.g. "<150 pg/mL", for card evidence
     reference_high: float | None = None  # normalised, when the lab sent one
     note: str | None = None  # e.g. "date taken from Observation.issued"
+    # B12 reported in a mass unit (pg/mL = ng/L), before conversion: guideline cut-offs are
+    # stated in both units (180 ng/L ~ 133 pmol/L) and are judged in the unit the lab used.
+    reported_ng_l: float | None = None
 
     @property
     def unit(self) -> str:
         return UNIT_OF[self.analyte]
 
     def definitely_below(self, threshold: float) -> bool:
-        if self.comparator in (None, "<", "<="):
-            return self.value < threshold or (self.comparator == "<" and self.value <= threshold)
-        return False
+        return _below(self.value, self.comparator, threshold)
 
     def definitely_at_or_above(self, threshold: float) -> bool:
-        if self.comparator in (None, ">", ">="):
-            return self.value >= threshold
-        return False
+        return _at_or_above(self.value, self.comparator, threshold)
+
+    def b12_below(self, pmol_l: float, ng_l: float) -> bool:
+        """Below a B12 cut-off given in both units, judged in the unit the lab reported."""
+        if self.reported_ng_l is not None:
+            return _below(self.reported_ng_l, self.comparator, ng_l)
+        return self.definitely_below(pmol_l)
+
+    def b12_at_or_above(self, pmol_l: float, ng_l: float) -> bool:
+        if self.reported_ng_l is not None:
+            return _at_or_above(self.reported_ng_l, self.comparator, ng_l)
+        return self.definitely_at_or_above(pmol_l)
 
     def normalised(self) -> str:
         """The value in the normalised unit, e.g. "<110.7 pmol/L"."""
         number = f"{self.value:.1f}".rstrip("0").rstrip(".")
         return f"{self.comparator or ''}{number} {self.unit}"
+
+
+def _below(value: float, comparator: str | None, threshold: float) -> bool:
+    """What a possibly censored value proves: "<150" is below 200, but not below 100."""
+    if comparator in (None, "<", "<="):
+        return value < threshold or (comparator == "<" and value <= threshold)
+    return False
+
+
+def _at_or_above(value: float, comparator: str | None, threshold: float) -> bool:
+    return comparator in (None, ">", ">=") and value >= threshold
 
 
 @dataclass(frozen=True, slots=True)

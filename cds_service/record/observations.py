@@ -15,7 +15,7 @@ from cds_service.record.dates import fuzzy_date, partial_words
 from cds_service.record.index import PolicyIndex
 from cds_service.record.jsonish import JSON, code, coding_keys, concept_texts, number, obj, text
 from cds_service.record.model import Analyte, DataGap, FuzzyDate, LabResult
-from cds_service.record.units import factor
+from cds_service.record.units import B12_PG_PER_PMOL, factor
 
 NEVER_COUNT = frozenset({"entered-in-error", "cancelled", "registered"})
 COMPARATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "≤": "<=", "≥": ">="}
@@ -189,4 +189,13 @@ def read_observation(
         shown=shown,
         reference_high=_reference_high(resource, analyte, found),
         note="date taken from Observation.issued (no collection date)" if from_issued else None,
+        reported_ng_l=_mass_ng_l(value, found, analyte),
     )
+
+
+def _mass_ng_l(value: float, to_pmol: float, analyte: Analyte) -> float | None:
+    """The reported B12 value in ng/L when the lab used a mass unit (thresholds exist in both)."""
+    if analyte is not Analyte.B12:
+        return None
+    ng_per_unit = round(to_pmol * B12_PG_PER_PMOL, 6)  # 1 for pg/mL and ng/L, 1000 for ng/mL
+    return value * ng_per_unit if ng_per_unit in (1.0, 1000.0) else None

@@ -74,8 +74,11 @@ def unit_days(unit: Any) -> float | None:
     return None
 
 
+_MIN_DAYS = 0.001  # about a minute and a half: anything shorter is junk, not a schedule
+
+
 def _sane(days: float | None) -> float | None:
-    return days if days is not None and 0 < days <= _MAX_DAYS else None
+    return days if days is not None and _MIN_DAYS <= days <= _MAX_DAYS else None
 
 
 def repeat_interval(repeat: JSON | None) -> float | None:

@@ -51,12 +51,11 @@ def is_stable(record: PatientRecord, policy: Policy, start: FuzzyDate | None) ->
     b12 = _on_maintenance(record.results(Analyte.B12), start)
     if len(b12) < 2:
         return False
-    adequate = policy.threshold("b12_adequate_pmol_l")
     latest, previous = b12[0], b12[1]
     apart = (latest.when.earliest - previous.when.latest).days
     if apart < policy.days("stable_results_min_gap"):
         return False
-    if not (latest.definitely_at_or_above(adequate) and previous.definitely_at_or_above(adequate)):
+    if not (facts.b12_adequate(latest, policy) and facts.b12_adequate(previous, policy)):
         return False
     hcy = record.latest(Analyte.HOMOCYSTEINE)
     if hcy is None or not hcy.definitely_below(policy.threshold("homocysteine_target_umol_l")):

@@ -270,11 +270,25 @@ def other_malabsorption(record: PatientRecord) -> tuple[Diagnosis | ProcedureRec
     )
 
 
+def b12_deficient(result: LabResult, policy: Policy) -> bool:
+    """Below 133 pmol/L (180 ng/L), judged in the unit the lab reported."""
+    return result.b12_below(
+        policy.threshold("b12_deficient_pmol_l"), policy.threshold("b12_deficient_ng_l")
+    )
+
+
+def b12_adequate(result: LabResult, policy: Policy) -> bool:
+    """At least 258 pmol/L (350 ng/L), judged in the unit the lab reported."""
+    return result.b12_at_or_above(
+        policy.threshold("b12_adequate_pmol_l"), policy.threshold("b12_adequate_ng_l")
+    )
+
+
 def deficiency_evidence(record: PatientRecord, policy: Policy) -> tuple[str, ...]:
     """Documented B12 deficiency: a coded diagnosis, or a latest result that proves it."""
     lines = [condition_line(d) for d in record.conditions_in("VS_B12_DEFICIENCY")]
     b12 = record.latest(Analyte.B12)
-    if b12 is not None and b12.definitely_below(policy.threshold("b12_deficient_pmol_l")):
+    if b12 is not None and b12_deficient(b12, policy):
         lines.append(lab_line(b12, "B12"))
     holo = record.latest(Analyte.HOLOTC)
     if holo is not None and holo.definitely_below(policy.threshold("holotc_deficient_pmol_l")):

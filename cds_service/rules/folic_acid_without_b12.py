@@ -56,9 +56,7 @@ def _b12_status(inp: RuleInput) -> tuple[str, list[str]]:
     b12 = facts.recent(record.latest(Analyte.B12), today, lookback)
     holo = facts.recent(record.latest(Analyte.HOLOTC), today, lookback)
     lines: list[str] = []
-    adequate = (
-        b12 is not None and b12.definitely_at_or_above(policy.threshold("b12_adequate_pmol_l"))
-    ) or (
+    adequate = (b12 is not None and facts.b12_adequate(b12, policy)) or (
         holo is not None
         and holo.comparator is None
         and holo.value > policy.threshold("holotc_adequate_pmol_l")
