@@ -34,6 +34,7 @@ from cds_service.protocol.errors import (
     TooLarge,
 )
 from cds_service.settings import Settings
+from cds_service.store import open_store
 
 log = logging.getLogger("cds_service.http")
 
@@ -58,7 +59,8 @@ def create_app(
 ) -> Flask:
     """Build the app from `config` (Settings, or overrides of `B12CDS_*`) and a clock.
 
-    Raises SettingsError, PolicyError or CatalogError with a message naming the problem.
+    Raises SettingsError, PolicyError, CatalogError or StoreError with a message naming
+    the problem. The database schema is migrated here, before any worker forks.
     """
     settings = (
         config if isinstance(config, Settings) else Settings.from_env(os.environ, **(config or {}))
@@ -67,11 +69,12 @@ def create_app(
     catalog = load_catalog()
     policy = load_policy(settings.policy)
     evaluator = Evaluator(catalog, policy, settings, clock or utc_today)
+    store = open_store(settings.database_url)
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep discovery prefetch order
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["b12cds"] = Runtime(settings, catalog, evaluator)
+    app.extensions["b12cds"] = Runtime(settings, catalog, evaluator, store)
     install_cors(app, settings)
     _install_request_log(app)
     _install_error_handlers(app)

@@ -16,6 +16,7 @@ from cds_service.protocol.catalog import CatalogError, load_catalog
 from cds_service.protocol.errors import ClientError, ServiceError
 from cds_service.protocol.request import decode_json, hook_request_from
 from cds_service.settings import Settings, SettingsError
+from cds_service.store import StoreError
 
 USAGE_ERROR = 2
 
@@ -62,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env(os.environ, **overrides)
         app = create_app(settings)
-    except (SettingsError, PolicyError, CatalogError) as exc:
+    except (SettingsError, PolicyError, CatalogError, StoreError) as exc:
         return _fail(f"cannot start: {exc}")
     return serve(app, settings)
 

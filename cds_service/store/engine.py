@@ -1,0 +1,110 @@
+"""Opening the database: one `Store` per process tree, safe across gunicorn's fork.
+
+SQLite (the embedded default) runs in WAL mode with `synchronous=FULL`, a busy timeout
+and `BEGIN IMMEDIATE` transactions, so several worker processes write without
+"database is locked" errors and a commit is on disk before the answer goes out.
+PostgreSQL is reached through psycopg 3 (`postgresql+psycopg://`; a bare
+`postgresql://` URL is read the same way).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_MS = 30_000
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or migrated; the message names the URL's back end."""
+
+
+class Store:
+    """The engine and sessions for one database URL.
+
+    Build it before forking; each process gets its own connection pool on first use
+    (inherited pooled connections are dropped, never shared with the parent).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = _create(url)
+        self._pid = os.getpid()
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._pid != os.getpid():
+            self._engine.dispose(close=False)  # the parent's connections stay the parent's
+            self._pid = os.getpid()
+        return self._engine
+
+    @property
+    def backend(self) -> str:
+        return self._engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        self.engine  # noqa: B018  # re-pool after a fork before the session connects
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open `url` and (by default) bring its schema up to date."""
+    try:
+        store = Store(url)
+        if migrate:
+            from cds_service.store.migrate import upgrade
+
+            upgrade(store.engine)
+    except (SQLAlchemyError, ArgumentError, OSError) as exc:
+        raise StoreError(f"database {_describe(url)}: {type(exc).__name__}: {exc}") from exc
+    return store
+
+
+def _describe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
+
+
+def _create(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        # take the write lock up front: a deferred read-then-write transaction can
+        # fail with SQLITE_BUSY at once instead of waiting its turn
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
