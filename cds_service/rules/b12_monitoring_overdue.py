@@ -72,6 +72,8 @@ def _latest_b12_status(record: PatientRecord) -> LabResult | None:
 def _overdue_line(
     name: str, last: LabResult | None, start: FuzzyDate | None, today: date, limit: int
 ) -> str | None:
+    if start is not None and start.days_before(today) <= limit:
+        return None  # maintenance began recently: the first check is not due yet
     if last is not None:
         days = last.when.days_before(today)
         if days > limit:

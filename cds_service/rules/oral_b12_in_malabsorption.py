@@ -6,7 +6,8 @@ When (order-select: the selected orders; order-sign: all draft orders):
   gastric surgery, bypass, ileal resection, short bowel, coeliac, Crohn's, other malabsorption.
 Then: warning — IM hydroxocobalamin is standard and lifelong; if oral is chosen, at least
 1 mg daily with a symptom review at 3 months (stronger wording when the dose is below 1 mg).
-Critical when neurological involvement is recorded and no IM dose was given in the last 3 months.
+Critical when neurological involvement is recorded and there is no IM cover: no IM dose in the
+last 3 months and no IM regimen in place.
 Suggest replacing with hydroxocobalamin 1 mg IM, or raising the oral dose to 1 mg daily.
 Guideline: local protocol (parenteral for life in malabsorption); BNF/SmPC; NICE NG239
 (lifelong IM for autoimmune gastritis; oral >= 1 mg possible in some malabsorption: D3).
@@ -61,11 +62,13 @@ def evaluate(inp: RuleInput) -> Finding | None:
     minimum = policy.threshold("oral_dose_malabsorption_min_mg")
     low_dose = med.dose_mg is not None and med.dose_mg < minimum
     neuro = facts.neuro_involvement(record)
+    # IM cover: a dose in the last 3 months, or an IM regimen still in place (doses may be
+    # recorded elsewhere: an unrecorded dose alone never makes the card critical)
     recent_im = [
         m
         for m in facts.b12_injections_given(record)
         if m.start is not None and m.start.days_before(today) <= 91
-    ]
+    ] or [m for m in [facts.im_maintenance_regimen(record, today)] if m is not None]
     indicator: Indicator = "critical" if neuro and not recent_im else "warning"
     interval = facts.guideline_interval(record, policy)
     evidence = [
@@ -78,7 +81,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
     if neuro:
         evidence.append(
             f"Neurological involvement: {facts.condition_line(neuro[0])}"
-            + ("" if recent_im else "; no IM dose in the last 3 months")
+            + ("" if recent_im else "; no IM dose in the last 3 months and no IM order")
         )
     if low_dose:
         summary = (

@@ -12,7 +12,7 @@ involvement is recorded since the last dose): consider a shorter interval (every
 or monthly) and review other causes of low mood. PHQ-9 item 9 above 0 is called out.
 Guideline: SmPC/BNF (increase frequency if symptoms recur); NICE NG239 1.1.3 (adjust
 dose, frequency or route); local protocol (watch for depression before the next dose).
-Why: up to half of patients need individualised, shorter intervals to stay symptom-free.
+Why: many patients need individualised, shorter intervals to stay symptom-free.
 """
 
 from __future__ import annotations
@@ -90,7 +90,13 @@ def evaluate(inp: RuleInput) -> Finding | None:
         return None
 
     indicator: Indicator = "info"
-    if len(worsening_pairs(record, policy)) >= 2:
+    start = facts.maintenance_start(record, today)
+    on_maintenance = [
+        newer
+        for newer, _ in worsening_pairs(record, policy)
+        if start is None or newer.when.latest >= start.earliest
+    ]
+    if len(on_maintenance) >= 2:
         indicator = "warning"
         evidence.append("PHQ-9 has worsened in more than one interval")
     new_neuro = [

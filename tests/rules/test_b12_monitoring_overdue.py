@@ -138,9 +138,14 @@ CASES = cases(
         "info",
     ),
     Case(
-        "maintenance by injection pattern only (84 days apart): tests 200 days ago, info",
-        record(injections(20, 104), b12(500, 200), hcy(8, 200)),
+        "maintenance by injection pattern only (~90 days apart): tests 200 days ago, info",
+        record(injections(20, 110, 200), b12(500, 210), hcy(8, 210)),
         "info",
+    ),
+    Case(
+        "maintenance started 20 days ago, last tests before it: first check not yet due, silent",
+        record(injections(20, 104), b12(500, 200), hcy(8, 200)),
+        None,
     ),
     Case(
         "not on maintenance (loading just done): silent",

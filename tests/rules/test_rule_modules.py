@@ -142,9 +142,7 @@ MISSING: list[tuple[str, PatientRecord]] = [
 # Open concern (reported, not changed): oral-b12-in-malabsorption is critical with neuropathy
 # and "no IM dose in the last 3 months" even when an IM order is active and only the
 # administrations are unrecorded; its header and clinical.md R6 say so, C.0 says never.
-KNOWN_OPEN = {
-    ("oral-b12-in-malabsorption", "IM order with neuropathy and PA, no injections recorded"),
-}
+KNOWN_OPEN: set[tuple[str, str]] = set()
 
 
 def _cases() -> list[Any]:
