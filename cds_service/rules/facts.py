@@ -178,8 +178,26 @@ def maintenance_regimens(record: PatientRecord, today: date) -> tuple[Medication
     return tuple(m for m in ongoing_b12(record, today) if _is_maintenance_order(m))
 
 
+ENDED = frozenset({"stopped", "cancelled", "completed", "entered-in-error"})
+
+
+def maintenance_ended(record: PatientRecord) -> tuple[MedicationUse, ...]:
+    """B12 maintenance orders/statements that were stopped, cancelled or completed."""
+    return tuple(
+        m
+        for m in record.meds(Agent.B12, Source.REQUEST, Source.STATEMENT)
+        if m.status in ENDED and not is_loading_or_one_off(m)
+    )
+
+
 def injection_pattern(record: PatientRecord) -> bool:
-    """Maintenance in practice: the two latest injections are at least 4 weeks apart."""
+    """Maintenance in practice: the two latest injections are at least 4 weeks apart.
+
+    Only where the record holds no ended maintenance order: once a regimen was stopped, past
+    injections no longer mean the patient is on maintenance (other rules judge the stop).
+    """
+    if maintenance_ended(record):
+        return False
     given = b12_injections_given(record)
     if len(given) < 2 or given[0].start is None or given[1].start is None:
         return False

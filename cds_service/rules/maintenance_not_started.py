@@ -5,7 +5,10 @@ When:
   B12 order or statement;
 - and there is no maintenance regimen: no ongoing B12 order/statement other than a finite
   loading course, and no injections spaced as maintenance (two latest >= 4 weeks apart);
-- and no loading course is still running (an active finite course before its end).
+- and no loading course is still running (an active finite course before its end);
+- and no maintenance order was ever ended (stopped, cancelled, completed): a regimen that was
+  started and then stopped is judged by b12-therapy-stopped (lifelong in irreversible causes;
+  stopping can be right after a reversible cause is corrected).
 Then (warning): start maintenance — hydroxocobalamin 1 mg IM every 3 months (every
 2 months with neurological involvement), for life when the cause cannot be corrected.
 Guideline: local protocol; BNF/SmPC hydroxocobalamin; NICE NG239 1.1.3 (continue treatment).
@@ -41,6 +44,8 @@ def evaluate(inp: RuleInput) -> Finding | None:
         return None
     if facts.maintenance_in_place(record, today) or facts.loading_course_running(record, today):
         return None
+    if facts.maintenance_ended(record):
+        return None  # maintenance was started and later ended: b12-therapy-stopped's question
 
     interval = facts.guideline_interval(record, policy)
     last = facts.last_injection(record)

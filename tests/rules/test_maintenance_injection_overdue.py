@@ -141,8 +141,13 @@ CASES = cases(
         None,
     ),
     Case(
-        "IM order stopped but injections 90 days apart show maintenance, last 200 days ago: warning",
+        "IM order stopped: past injections no longer mean maintenance (the stop is judged elsewhere)",
         record(im_order(every=84, start=400, status="stopped"), injection(200), injection(290)),
+        None,
+    ),
+    Case(
+        "no order recorded, injections 90 days apart show maintenance, last 200 days ago: warning",
+        record(injection(200), injection(290)),
         "warning",
     ),
     # --- data quality ---------------------------------------------------------------------------
