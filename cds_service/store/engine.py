@@ -38,6 +38,7 @@ class Store:
         self._engine = _create(url)
         self._pid = os.getpid()
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._secret: bytes | None = None
 
     @property
     def engine(self) -> Engine:
@@ -49,6 +50,15 @@ class Store:
     @property
     def backend(self) -> str:
         return self._engine.dialect.name
+
+    @property
+    def secret(self) -> bytes:
+        """The installation's HMAC key for patient and encounter keys (see `keys.py`)."""
+        if self._secret is None:
+            from cds_service.store.keys import load_or_create_secret
+
+            self._secret = load_or_create_secret(self)
+        return self._secret
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -69,6 +79,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             from cds_service.store.migrate import upgrade
 
             upgrade(store.engine)
+            store.secret  # noqa: B018  # made once at start-up, before workers fork
     except (SQLAlchemyError, ArgumentError, OSError) as exc:
         raise StoreError(f"database {_describe(url)}: {type(exc).__name__}: {exc}") from exc
     return store
