@@ -66,10 +66,10 @@ LAB_ORDERS: Mapping[Analyte, tuple[str, str]] = {
 def _repeat(days: int) -> dict[str, Any]:
     """A timing.repeat in the unit a prescriber would write: weeks, months or days."""
     months = days / DAYS_PER_MONTH
-    if days % 7 == 0 and days >= 7:
-        return {"frequency": 1, "period": days // 7, "periodUnit": "wk"}
     if round(months) >= 1 and abs(months - round(months)) < 0.05:
         return {"frequency": 1, "period": round(months), "periodUnit": "mo"}
+    if days % 7 == 0 and days >= 7:
+        return {"frequency": 1, "period": days // 7, "periodUnit": "wk"}
     return {"frequency": 1, "period": days, "periodUnit": "d"}
 
 

@@ -52,16 +52,21 @@ def days_ago_text(days: int) -> str:
 
 
 def interval_text(days: float) -> str:
-    """Human interval: "12 weeks", "3 months", "2 days"."""
+    """Human interval as a prescriber writes it: "3 months", "12 weeks", "2 days"."""
     rounded = round(days)
     months = days / DAYS_PER_MONTH
-    if abs(months - round(months)) < 0.05 and round(months) >= 1 and rounded % 7 != 0:
+    if round(months) >= 1 and abs(months - round(months)) < 0.05:
         n = round(months)
         return "1 month" if n == 1 else f"{n} months"
     if rounded % 7 == 0 and rounded >= 7:
         n = rounded // 7
         return "1 week" if n == 1 else f"{n} weeks"
     return "1 day" if rounded == 1 else f"{rounded} days"
+
+
+def dose_text(mg: float) -> str:
+    """1 mg, or 50 micrograms: oral B12 strengths read better in the unit on the box."""
+    return f"{mg * 1000:g} micrograms" if mg < 1 else f"{mg:g} mg"
 
 
 def lab_line(result: LabResult, label: str) -> str:

@@ -72,7 +72,8 @@ def evaluate(inp: RuleInput) -> Finding | None:
     indicator: Indicator = "critical" if neuro and not recent_im else "warning"
     interval = facts.guideline_interval(record, policy)
     evidence = [
-        f"Oral B12 ordered: {med.name}" + (f", {med.dose_mg:g} mg per dose" if med.dose_mg else "")
+        f"Oral B12 ordered: {med.name}"
+        + (f", {facts.dose_text(med.dose_mg)} per dose" if med.dose_mg else "")
     ]
     evidence += [
         f"Malabsorption: {c.words} — {facts.condition_line(c.evidence)}" for c in causes[:2]
@@ -84,9 +85,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
             + ("" if recent_im else "; no IM dose in the last 3 months and no IM order")
         )
     if low_dose:
-        summary = (
-            f"Oral B12 {med.dose_mg:g} mg is too low for {cause_words}: use IM hydroxocobalamin"
-        )
+        summary = f"Oral B12 {facts.dose_text(med.dose_mg)} is too low for {cause_words}: use IM hydroxocobalamin"
     else:
         summary = (
             f"Oral B12 may be insufficient with {cause_words}: IM hydroxocobalamin is standard"
