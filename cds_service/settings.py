@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cds_service.policy import BUILT_IN as BUILT_IN_POLICIES
+
 PREFIX = "B12CDS_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -97,8 +99,15 @@ class Settings:
                 )
         if self.trusted_clients is not None and not self.trusted_clients.is_file():
             raise SettingsError(f"B12CDS_TRUSTED_CLIENTS: no such file: {self.trusted_clients}")
-        if self.policy is not None and not self.policy.is_file():
-            raise SettingsError(f"B12CDS_POLICY: no such file: {self.policy}")
+        if (
+            self.policy is not None
+            and str(self.policy) not in BUILT_IN_POLICIES
+            and not self.policy.is_file()
+        ):
+            raise SettingsError(
+                f"B12CDS_POLICY: no such file: {self.policy} "
+                f"(or a built-in name: {', '.join(sorted(BUILT_IN_POLICIES))})"
+            )
         if not 0 < self.fhir_timeout <= 120:
             raise SettingsError("B12CDS_FHIR_TIMEOUT must be between 0 and 120 seconds")
         if self.max_body_bytes < 1:

@@ -143,9 +143,12 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     )
 
 
+BUILT_IN = {"seed": DEFAULT_POLICY_PATH, "uk-guideline": HERE / "uk-guideline.json"}
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
-    """Load the site policy from `path`, or the built-in default."""
-    source = Path(path) if path else DEFAULT_POLICY_PATH
+    """Load the site policy from `path` (or a built-in name: seed, uk-guideline), else the default."""
+    source = BUILT_IN.get(str(path), Path(path)) if path else DEFAULT_POLICY_PATH
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -1,0 +1,114 @@
+"""The clinical policy: the built-in profiles load, and a bad site file is refused naming the field."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cds_service.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
+from cds_service.record.model import Analyte, FuzzyDate, LabResult, PatientRecord, Precision
+from cds_service.rules import b12_monitoring_overdue, homocysteine_above_target
+from cds_service.rules.base import RuleInput
+
+TODAY = date(2026, 11, 25)
+
+
+def _site_policy(tmp_path: Path, change: dict[str, object]) -> Path:
+    data = json.loads(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    for dotted, value in change.items():
+        target = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_the_default_is_the_original_protocol() -> None:
+    policy = load_policy()
+    assert policy.name == "seed"
+    assert policy.monitoring_profile == "seed"
+    assert policy.threshold("homocysteine_target_umol_l") == 10
+    assert policy.days("maintenance") == 91 and policy.days("maintenance_neuro") == 61
+    assert policy.days("grace") == 14
+
+
+def test_uk_guideline_is_a_built_in_switch() -> None:
+    policy = load_policy("uk-guideline")
+    assert policy.monitoring_profile == "uk-guideline"
+    assert policy.thresholds["homocysteine_use_lab_reference_high"] is True
+
+
+def _hcy(value: float) -> PatientRecord:
+    day = date(2026, 11, 1)
+    when = FuzzyDate(day, day, Precision.DAY, day.isoformat())
+    result = LabResult("Observation/h", Analyte.HOMOCYSTEINE, value, None, when, "13965-9", "")
+    return PatientRecord("p", labs=(result,))
+
+
+@pytest.mark.parametrize(("profile", "fires"), [("seed", True), ("uk-guideline", False)])
+def test_homocysteine_12_is_above_the_protocol_target_but_not_the_lab_limit(
+    profile: str, fires: bool
+) -> None:
+    inp = RuleInput(_hcy(12.0), load_policy(profile), TODAY, "patient-view")
+    assert (homocysteine_above_target.evaluate(inp) is not None) is fires
+
+
+def test_monitoring_rule_reads_the_profile() -> None:
+    assert (
+        b12_monitoring_overdue.evaluate(
+            RuleInput(_hcy(8.0), load_policy("uk-guideline"), TODAY, "patient-view")
+        )
+        is None
+    )  # not on maintenance: silent under either profile
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"thresholds.homocysteine_target_umol_l": -1}, "thresholds/homocysteine_target_umol_l"),
+        ({"intervals_days.grace": "two weeks"}, "intervals_days/grace"),
+        ({"monitoring_profile": "yearly"}, "monitoring_profile"),
+        (
+            {"rules.maintenance-not-started": {"enabled": "yes"}},
+            "rules/maintenance-not-started/enabled",
+        ),
+        ({"thresholds.b12_deficient_pmol_l": 300}, "thresholds/b12_deficient_pmol_l"),
+    ],
+)
+def test_a_bad_site_policy_is_refused_naming_the_field(
+    tmp_path: Path, change: dict[str, object], field: str
+) -> None:
+    with pytest.raises(PolicyError, match=field):
+        load_policy(_site_policy(tmp_path, change))
+
+
+def test_a_site_can_switch_a_rule_off_and_change_an_indicator(tmp_path: Path) -> None:
+    path = _site_policy(
+        tmp_path,
+        {
+            "rules.metformin-b12-check": {"enabled": False},
+            "rules.homocysteine-above-target": {"enabled": True, "indicator": "warning"},
+        },
+    )
+    policy = load_policy(path)
+    assert not policy.rule_enabled("metformin-b12-check")
+    assert policy.indicator_for("homocysteine-above-target", "info") == "warning"
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", ""])
+def test_unreadable_policy_files_are_refused(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(PolicyError):
+        load_policy(path)
+
+
+def test_a_missing_policy_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="not found"):
+        load_policy(tmp_path / "nope.json")
