@@ -8,22 +8,22 @@ matches the service (400) -> evaluation (412 when data is missing) -> 200.
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request
 
+from cds_service.edge import metrics as prometheus
 from cds_service.edge.auth import authenticate
 from cds_service.edge.runtime import Runtime
 from cds_service.protocol.catalog import ServiceDefinition, first_error
 from cds_service.protocol.errors import BadRequest, NotFound, TooLarge
 from cds_service.protocol.request import decode_json, parse_hook_request
+from cds_service.store.feedback import FeedbackRejected, parse_feedback, store_feedback
 
 bp = Blueprint("cds", __name__)
-
-METRICS_PLACEHOLDER = (
-    "# HELP b12cds_up Whether the B12 CDS service is up.\n# TYPE b12cds_up gauge\nb12cds_up 1\n"
-)
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -57,11 +57,19 @@ def hook_call(service_id: str) -> Response:
 @bp.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str) -> Response:
     rt = runtime()
-    _admit(rt, service_id)
+    service = _admit(rt, service_id)
     body = decode_json(request.get_data(cache=False), "feedback")
     problem = first_error(rt.catalog.feedback, body, "feedback")
     if problem:
         raise BadRequest(problem)
+    now = datetime.now(UTC)
+    try:  # one transaction: all outcomes of this POST are stored, or none
+        stored = store_feedback(rt.store, service.id, parse_feedback(body, now), now)
+    except FeedbackRejected as exc:
+        raise BadRequest(f"feedback rejected, nothing stored: {exc}") from None
+    for outcome, rule_id in zip(stored.new, stored.rule_ids, strict=True):
+        prometheus.feedback_outcome(rule_id, outcome.outcome)
+    g.log_fields["card_count"] = len(stored.new)
     return json_response({})
 
 
@@ -72,7 +80,19 @@ def healthz() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(METRICS_PLACEHOLDER, mimetype="text/plain; version=0.0.4")
+    return Response(prometheus.exposition(), content_type=prometheus.CONTENT_TYPE)
+
+
+@bp.after_request
+def count_hook_call(response: Response) -> Response:
+    """Hook calls by service and status, and their latency, whatever the outcome."""
+    if request.endpoint == "cds.hook_call":
+        asked = (request.view_args or {}).get("service_id", "")
+        known = current_app.extensions["b12cds"].catalog.service(asked)
+        started = g.get("started")
+        seconds = time.perf_counter() - started if started is not None else 0.0
+        prometheus.hook_call(known.id if known else "unknown", response.status_code, seconds)
+    return response
 
 
 def _admit(rt: Runtime, service_id: str) -> ServiceDefinition:

@@ -68,8 +68,8 @@ def create_app(
     configure_logging(settings.log_level)
     catalog = load_catalog()
     policy = load_policy(settings.policy)
-    evaluator = Evaluator(catalog, policy, settings, clock or utc_today)
     store = open_store(settings.database_url)
+    evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store)
 
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep discovery prefetch order

@@ -1,7 +1,8 @@
 """One hook call, end to end, without HTTP: shared by the web API and `b12-cds evaluate`.
 
 request -> (order hooks: read the draft orders first) -> data.gather -> read_record ->
-run_rules -> render_cards -> (optionally) check the response against its schema.
+run_rules -> (with a store) hold back fatigued cards -> render_cards -> (with a store)
+ledger the issued cards -> (optionally) check the response against its schema.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from cds_service.cards import RenderContext, render_cards
 from cds_service.data import gather
+from cds_service.edge import ledger, metrics
 from cds_service.policy import Policy
 from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
 from cds_service.protocol.errors import ServiceError
@@ -23,6 +25,7 @@ from cds_service.record.model import Agent, DataGap, Orders
 from cds_service.rules import run_rules
 from cds_service.rules.base import RuleInput
 from cds_service.settings import Settings
+from cds_service.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Evaluator:
     policy: Policy
     settings: Settings
     clock: Clock
+    store: Store | None = None  # None (offline `evaluate`): no suppression, no ledger
 
     def evaluate(self, service: ServiceDefinition, request: HookRequest) -> Evaluation:
         orders: Orders | None = None
@@ -70,6 +74,12 @@ class Evaluator:
             log.error(
                 "rule_failed", extra={"rule_id": failure.rule_id, "error_type": failure.error}
             )
+            metrics.rule_failed(failure.rule_id)
+        findings = run.findings
+        call = ledger.hook_call(service, request)
+        now = datetime.now(UTC)
+        if self.store is not None:
+            findings = ledger.hold_back(self.store, self.policy, call, findings, now)
         context = RenderContext(
             patient_id=request.patient_id,
             hook=request.hook,
@@ -78,15 +88,17 @@ class Evaluator:
             user_id=request.user_id,
             resources=_updatable_resources(raw.resources, orders),
         )
-        cards = render_cards(run.findings, context)
+        cards = render_cards(findings, context)
         response: dict[str, Any] = {"cards": cards}
         if self.settings.validate_responses:
             problem = first_error(self.catalog.response, response, "response")
             if problem:
                 raise ServiceError(f"the service built an invalid response ({problem})")
+        if self.store is not None:
+            ledger.record(self.store, call, cards, now)
         return Evaluation(
             response,
-            tuple(f.rule_id for f in run.findings),
+            tuple(f.rule_id for f in findings),
             tuple(f.rule_id for f in run.failures),
         )
 

@@ -90,7 +90,7 @@ def _build(registry: CollectorRegistry | None) -> _Instruments:
 
 
 _state: dict[str, _Instruments] = {}
-_state_dirs: list[Path] = []  # directories this process created (removed at exit)
+_state_dirs: list[tuple[int, Path]] = []  # (creator pid, directory) to remove at exit
 
 
 def _instruments() -> _Instruments:
@@ -114,7 +114,7 @@ def enable_multiprocess(directory: Path | None = None) -> Path:
             stale.unlink()
     elif directory is None:
         directory = Path(tempfile.mkdtemp(prefix="b12cds-metrics-"))
-        _state_dirs.append(directory)
+        _state_dirs.append((os.getpid(), directory))
     directory.mkdir(parents=True, exist_ok=True)
     os.environ[ENV] = str(directory)
     values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
@@ -129,9 +129,15 @@ def worker_exited(pid: int) -> None:
 
 
 def cleanup_multiprocess() -> None:
-    """Server exit: remove the directory `enable_multiprocess` created."""
+    """Server exit: remove the directory `enable_multiprocess` created.
+
+    Only in the process that created it: a gunicorn worker unwinds through the same
+    `serve()` call when it exits, and must leave the directory to its siblings.
+    """
     while _state_dirs:
-        shutil.rmtree(_state_dirs.pop(), ignore_errors=True)
+        pid, directory = _state_dirs.pop()
+        if pid == os.getpid():
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def exposition() -> bytes:

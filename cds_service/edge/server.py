@@ -5,6 +5,8 @@ policy or hook file stops start-up with one clear message and a non-zero exit, a
 workers fork with everything already loaded. When the socket listens, one line
 `Serving on http://HOST:PORT` is printed and flushed (with the real port when 0 was
 asked for). SIGTERM stops gracefully: running calls finish, then the workers exit.
+The database schema was migrated by `create_app`, so before any worker forks; the
+Prometheus multiprocess directory is set up here, also before the fork.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from cds_service.edge import metrics
 from cds_service.edge.logs import logging_config
 from cds_service.settings import Settings
 
@@ -52,6 +55,7 @@ def _announce(host: str) -> Any:
 
 def serve(app: Flask, settings: Settings) -> int:
     """Run `app` until SIGTERM/SIGINT; returns the exit status."""
+    metrics.enable_multiprocess()  # before the fork: every worker writes its own files
     options: dict[str, Any] = {
         "bind": bind_address(settings.host, settings.port),
         "workers": settings.workers,
@@ -70,10 +74,13 @@ def serve(app: Flask, settings: Settings) -> int:
         # (or a read-only home in a container) must not fight over it
         "control_socket_disable": True,
         "when_ready": _announce(settings.host),
+        "child_exit": lambda _server, worker: metrics.worker_exited(worker.pid),
     }
     try:
         _Gunicorn(app, options).run()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        metrics.cleanup_multiprocess()
     sys.stdout.flush()
     return 0
