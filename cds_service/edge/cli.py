@@ -1,4 +1,4 @@
-"""The `b12-cds` command: `serve` the service, or `evaluate` one request offline."""
+"""The `b12-cds` command: `serve` the service, `evaluate` one request offline, or `report`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "report":
+        return _report(args)
     return _evaluate(Path(args.request))
 
 
@@ -44,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate = sub.add_parser("evaluate", help="answer one CDS Hooks request file offline")
     evaluate.add_argument("request", metavar="REQUEST.json")
+    report = sub.add_parser(
+        "report", help="per rule: cards issued, accepted, overridden (by reason), acceptance rate"
+    )
+    report.add_argument("--since", metavar="DATE", help="only cards issued from DATE (YYYY-MM-DD)")
+    report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
@@ -66,6 +73,27 @@ def _serve(args: argparse.Namespace) -> int:
     except (SettingsError, PolicyError, CatalogError, StoreError) as exc:
         return _fail(f"cannot start: {exc}")
     return serve(app, settings)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cds_service.edge.report import build_report, parse_since, render_json, render_table
+    from cds_service.store import open_store
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError:
+        return _fail(f"report: --since {args.since!r} is not a date such as 2026-01-31")
+    try:
+        settings = Settings.from_env(os.environ)
+        store = open_store(settings.database_url)
+    except (SettingsError, StoreError) as exc:
+        return _fail(f"report: {exc}")
+    try:
+        report = build_report(store, since)
+    finally:
+        store.dispose()
+    sys.stdout.write(render_json(report) if args.json else render_table(report))
+    return 0
 
 
 def _evaluate(path: Path) -> int:
