@@ -17,10 +17,11 @@ from flask import Blueprint, Response, current_app, g, request
 
 from cds_service.edge import metrics as prometheus
 from cds_service.edge.auth import authenticate
+from cds_service.edge.limits import check_shape
 from cds_service.edge.runtime import Runtime
 from cds_service.protocol.catalog import ServiceDefinition, first_error
 from cds_service.protocol.errors import BadRequest, NotFound, TooLarge
-from cds_service.protocol.request import decode_json, parse_hook_request
+from cds_service.protocol.request import decode_json, hook_request_from
 from cds_service.store.feedback import FeedbackRejected, parse_feedback, store_feedback
 
 bp = Blueprint("cds", __name__)
@@ -38,6 +39,7 @@ def runtime() -> Runtime:
 
 @bp.get("/cds-services")
 def discovery() -> Response:
+    authenticate(request)  # CDS Hooks: a service that requires auth gets the JWT on every call
     return json_response(runtime().catalog.discovery_document())
 
 
@@ -45,7 +47,9 @@ def discovery() -> Response:
 def hook_call(service_id: str) -> Response:
     rt = runtime()
     service = _admit(rt, service_id)
-    hook_request = parse_hook_request(request.get_data(cache=False), service, rt.catalog)
+    data = decode_json(request.get_data(cache=False))
+    check_shape(data)
+    hook_request = hook_request_from(data, service, rt.catalog)
     g.log_fields["hook_instance"] = hook_request.hook_instance
     result = rt.evaluator.evaluate(service, hook_request)
     g.log_fields["card_count"] = result.card_count
@@ -59,6 +63,7 @@ def feedback(service_id: str) -> Response:
     rt = runtime()
     service = _admit(rt, service_id)
     body = decode_json(request.get_data(cache=False), "feedback")
+    check_shape(body, "feedback")
     problem = first_error(rt.catalog.feedback, body, "feedback")
     if problem:
         raise BadRequest(problem)
@@ -108,5 +113,5 @@ def _admit(rt: Runtime, service_id: str) -> ServiceDefinition:
         raise NotFound(f"no CDS service with id {service_id[:100]!r}; see GET /cds-services")
     g.log_fields["service_id"] = service.id
     g.log_fields["hook"] = service.hook
-    authenticate(request, rt.settings)
+    g.caller = authenticate(request)
     return service

@@ -19,6 +19,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from cds_service.edge.api import bp, json_response
+from cds_service.edge.auth import install_auth
 from cds_service.edge.cors import install_cors
 from cds_service.edge.evaluation import Clock, Evaluator, utc_today
 from cds_service.edge.logs import configure_logging, stack_frames
@@ -76,6 +77,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["b12cds"] = Runtime(settings, catalog, evaluator, store)
     install_cors(app, settings)
+    install_auth(app, settings, store)
     _install_request_log(app)
     _install_error_handlers(app)
     app.register_blueprint(bp)

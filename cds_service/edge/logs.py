@@ -31,6 +31,8 @@ ALLOWED_FIELDS = (
     "rule_id",
     "error_type",
     "frames",
+    "auth_reason",  # why a client JWT was refused: a fixed code, never token contents
+    "client",  # the trusted issuer (iss) of an accepted client JWT
 )
 
 

@@ -42,8 +42,9 @@ def test_feedback_without_token_is_401(jwt_server: LiveService) -> None:
     assert response.status_code == 401
 
 
-def test_discovery_and_health_need_no_token(jwt_server: LiveService) -> None:
-    assert requests.get(f"{jwt_server.base_url}/cds-services", timeout=10).status_code == 200
+def test_discovery_needs_a_token_but_health_does_not(jwt_server: LiveService) -> None:
+    """CDS Hooks: a client of a service that requires auth sends the JWT on every call."""
+    assert requests.get(f"{jwt_server.base_url}/cds-services", timeout=10).status_code == 401
     assert requests.get(f"{jwt_server.base_url}/healthz", timeout=10).status_code == 200
 
 
@@ -75,4 +76,5 @@ def test_cors_allows_only_the_configured_origin(jwt_server: LiveService) -> None
     call = requests.get(
         f"{jwt_server.base_url}/cds-services", headers={"Origin": SANDBOX}, timeout=10
     )
+    assert call.status_code == 401  # no token; the browser may still read why
     assert call.headers["Access-Control-Allow-Origin"] == SANDBOX
