@@ -137,12 +137,15 @@ def _insert_once(session: Session, outcome: Outcome, now: datetime) -> bool:
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         module: Any = sqlite if dialect == "sqlite" else postgresql
+        # Core insert with RETURNING: a skipped duplicate returns no row (rowcount is
+        # not reliable for ORM-enabled inserts under psycopg)
         statement = (
-            module.insert(Feedback)
+            module.insert(Feedback.__table__)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["card_uuid", "outcome", "outcome_at"])
+            .returning(Feedback.__table__.c.id)
         )
-        inserted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+        inserted = session.execute(statement).first() is not None
     else:  # other back ends: look first (the unique constraint still guards a race)
         existing = session.execute(
             select(Feedback.id).where(

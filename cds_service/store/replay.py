@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cds_service.store.engine import Store
-from cds_service.store.models import CODE, SeenJti
+from cds_service.store.models import CODE, Base, SeenJti
 from cds_service.store.types import utc_now
 
 PURGE_PROBABILITY = 0.02
@@ -40,12 +40,14 @@ def remember_jti(
             fresh = True
         except IntegrityError:
             with session.begin():
+                table = Base.metadata.tables[SeenJti.__tablename__]
                 reused = session.execute(
-                    update(SeenJti)
-                    .where(SeenJti.jti == key, SeenJti.expires_at <= now)
+                    update(table)
+                    .where(table.c.jti == key, table.c.expires_at <= now)
                     .values(expires_at=expires_at)
-                )
-            fresh = reused.rowcount == 1  # type: ignore[attr-defined]
+                    .returning(table.c.jti)
+                ).first()
+            fresh = reused is not None
         if random.random() < PURGE_PROBABILITY:  # noqa: S311  # not security relevant
             with session.begin():
                 session.execute(delete(SeenJti).where(SeenJti.expires_at <= now))
