@@ -5,9 +5,9 @@ PYTHON ?= python
 STAMP_DIR := .cache
 DEV_STAMP := $(STAMP_DIR)/dev-install.stamp
 
-.PHONY: test install lint check-types check-imports pytest
+.PHONY: test install postgres lint check-types check-imports pytest
 
-test: install lint check-types check-imports pytest
+test: install postgres lint check-types check-imports pytest
 
 # The package and its dev tools (editable, so the tests run the tree as it is).
 # Re-installed when pyproject.toml changes or the console script is gone.
@@ -17,6 +17,10 @@ install:
 	  $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev]' \
 	  && mkdir -p $(STAMP_DIR) && touch $(DEV_STAMP); \
 	fi
+
+# PostgreSQL server binaries for the store tests (they start their own cluster on loopback).
+postgres:
+	@bash .ci/install-postgres.sh
 
 lint: install
 	ruff check .
@@ -28,7 +32,7 @@ check-imports: install
 	lint-imports
 
 # pytest exits 5 when it collects no tests; that is a failure here, said out loud.
-pytest: install
+pytest: install postgres
 	@$(PYTHON) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
