@@ -16,15 +16,15 @@ from tests.support.live import LiveService, start_b12_cds, start_frozen
 
 
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveService]:
-    service = start_b12_cds("--no-auth")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    service = start_b12_cds("--no-auth", env=_own_database(tmp_path_factory))
     yield service
     service.stop()
 
 
 @pytest.fixture(scope="session")
-def frozen_server() -> Iterator[LiveService]:
-    service = start_frozen()
+def frozen_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    service = start_frozen(_own_database(tmp_path_factory))
     yield service
     service.stop()
 
@@ -32,3 +32,9 @@ def frozen_server() -> Iterator[LiveService]:
 @pytest.fixture(scope="session")
 def base_url(live_server: LiveService) -> str:
     return live_server.base_url
+
+
+def _own_database(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A fresh SQLite store per server, so tests never write into the working tree."""
+    folder = tmp_path_factory.mktemp("store")
+    return {"B12CDS_DATABASE_URL": f"sqlite:///{folder}/b12cds.sqlite3"}

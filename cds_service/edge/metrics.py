@@ -25,6 +25,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UP = b"# HELP b12cds_up Whether the B12 CDS service is up.\n# TYPE b12cds_up gauge\nb12cds_up 1.0\n"
 FHIR_OUTCOMES = frozenset({"ok", "error", "timeout", "unauthorized", "not-found", "bad-response"})
 
 
@@ -141,13 +142,14 @@ def cleanup_multiprocess() -> None:
 
 
 def exposition() -> bytes:
-    """The Prometheus text of every process's samples."""
+    """The Prometheus text of every process's samples (plus `b12cds_up`, so a scrape
+    before the first call still shows a series)."""
     instruments = _instruments()
     if instruments.registry is not None:
-        return generate_latest(instruments.registry)
+        return generate_latest(instruments.registry) + UP
     registry = CollectorRegistry()
     prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return generate_latest(registry)
+    return generate_latest(registry) + UP
 
 
 def hook_call(service_id: str, status: int, seconds: float) -> None:

@@ -54,6 +54,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 def test_metrics_count_a_known_sequence(service: LiveService) -> None:
     base = service.base_url
+    assert value(scrape(base), "b12cds_up") == 1  # a series even before the first call
     cards = [issue_card(base, patient_id=f"patient-metrics-{i}") for i in range(3)]  # 3 x 200
     issue_card(base, STOPPING_B12, ORDER_SIGN)  # 1 x 200 on order-sign, a critical card
     bad = requests.post(f"{base}/cds-services/{PATIENT_VIEW}", data=b"{not json", timeout=10)

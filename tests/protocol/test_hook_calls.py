@@ -19,6 +19,7 @@ from tests.support.hook_calls import (
 )
 from tests.support.live import LiveService
 from tests.support.schemas import assert_operation_outcome
+from tests.support.store_calls import ORDER_SIGN, STOPPING_B12, issue_card
 
 
 def assert_still_serving(base_url: str) -> None:
@@ -211,11 +212,12 @@ def test_no_prefetch_at_all_is_412(base_url: str) -> None:
 
 
 def test_feedback_is_accepted_and_validated(base_url: str) -> None:
-    url = f"{base_url}/cds-services/b12-patient-view/feedback"
+    card = issue_card(base_url, STOPPING_B12, ORDER_SIGN)  # feedback must name a real card
+    url = f"{base_url}/cds-services/{ORDER_SIGN}/feedback"
     sandbox_feedback = {
         "feedback": [
             {
-                "card": "0f0c6b0e-4d7e-4a5c-9a53-2c4f1f1f0a01",
+                "card": card["uuid"],
                 "outcome": "overridden",
                 "outcomeTimestamp": "2026-11-25T10:05:31Z",
                 "overrideReason": {"reason": {"code": "not-applicable", "system": "urn:x"}},
@@ -225,6 +227,10 @@ def test_feedback_is_accepted_and_validated(base_url: str) -> None:
     ok = requests.post(url, json=sandbox_feedback, timeout=10)
     assert ok.status_code == 200
     assert ok.json() == {}
+    made_up = {"feedback": [{**sandbox_feedback["feedback"][0], "card": "0f0c6b0e-made-up"}]}
+    rejected = requests.post(url, json=made_up, timeout=10)
+    assert rejected.status_code == 400
+    assert "no card" in assert_operation_outcome(rejected.json())
     accepted_without_suggestions = {
         "feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25"}]
     }
