@@ -67,6 +67,7 @@ def jwt_world(
         env={
             "B12CDS_TRUSTED_CLIENTS": str(trust),
             "B12CDS_DATABASE_URL": f"sqlite:///{Path(tmp) / 'b12cds.sqlite3'}",
+            "B12CDS_CORS_ORIGINS": "http://localhost:3000",
         },
     )
     yield JwtWorld(service, jwks_server, key, rotated, sandbox_key, stranger)
