@@ -84,7 +84,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
             f"Neurological involvement: {facts.condition_line(neuro[0])}"
             + ("" if recent_im else "; no IM dose in the last 3 months and no IM order")
         )
-    if low_dose:
+    if low_dose and med.dose_mg is not None:
         summary = f"Oral B12 {facts.dose_text(med.dose_mg)} is too low for {cause_words}: use IM hydroxocobalamin"
     else:
         summary = (
