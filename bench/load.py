@@ -1,0 +1,142 @@
+"""Loopback load: latency at concurrency 1 and throughput at concurrency 8.
+
+Each client thread keeps one `http.client` connection alive (gunicorn's keep-alive is the
+service's own setting) and sends the same pre-serialised body. Every run is bounded both
+by a request count and by wall time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+class LoadError(RuntimeError):
+    """A call was not answered 200."""
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    concurrency: int
+    count: int
+    seconds: float
+
+    @property
+    def rps(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Client:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.conn = http.client.HTTPConnection(host, port, timeout=60)
+
+    def post(self, path: str, body: bytes) -> bytes:
+        for attempt in (1, 2):
+            try:
+                self.conn.request("POST", path, body, HEADERS)
+                response = self.conn.getresponse()
+                data = response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()  # the server closed an idle keep-alive connection
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt == 2:
+                    raise
+                continue
+            if response.status != 200:
+                raise LoadError(f"{path}: HTTP {response.status}: {data[:300]!r}")
+            if response.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            return data
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def latency(
+    host: str, port: int, path: str, body: bytes, *, count: int, seconds: float, warmup: int
+) -> Latency:
+    """Sequential calls on one keep-alive connection: p50/p95/p99 in ms."""
+    client = _Client(host, port)
+    try:
+        for _ in range(warmup):
+            client.post(path, body)
+        samples: list[float] = []
+        deadline = time.perf_counter() + seconds
+        while len(samples) < count and (len(samples) < 5 or time.perf_counter() < deadline):
+            started = time.perf_counter()
+            client.post(path, body)
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        client.close()
+    samples.sort()
+    return Latency(
+        len(samples), statistics.median(samples), percentile(samples, 95), percentile(samples, 99)
+    )
+
+
+def throughput(
+    host: str, port: int, path: str, body: bytes, *, concurrency: int, count: int, seconds: float
+) -> Throughput:
+    """`concurrency` clients in a closed loop until `count` calls or `seconds` have passed."""
+    clients = [_Client(host, port) for _ in range(concurrency)]
+    for client in clients:
+        client.post(path, body)  # connect and warm every worker thread first
+    lock = threading.Lock()
+    done = 0
+    errors: list[BaseException] = []
+    start = threading.Barrier(concurrency + 1)
+    stop_at = [0.0]
+
+    def run(client: _Client) -> None:
+        nonlocal done
+        start.wait()
+        while True:
+            with lock:
+                if done >= count or time.perf_counter() >= stop_at[0]:
+                    return
+            try:
+                client.post(path, body)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            with lock:
+                done += 1
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in clients]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    for client in clients:
+        client.close()
+    if errors:
+        raise errors[0]
+    return Throughput(concurrency, done, elapsed)
