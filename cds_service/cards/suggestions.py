@@ -10,6 +10,7 @@ sent half-valid. This is the only module that imports fhir.resources.
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -36,6 +37,8 @@ ATC = "http://www.whocc.no/atc"
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
+# a delete action must name the draft as Type/id; an order without a usable id cannot be named
+_RESOURCE_ID = re.compile(r"[A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
 HYDROXOCOBALAMIN_1MG_ML = {
     "coding": [
@@ -235,10 +238,14 @@ class SuggestionWriter:
         resource = self._updated(intent.order_ref, change)
         return [{"type": "update", "description": intent.label, "resource": resource}]
 
-    def _remove(self, intent: RemoveDraft) -> list[dict[str, Any]]:
+    def _remove(self, intent: RemoveDraft) -> list[dict[str, Any]] | None:
+        if not _RESOURCE_ID.fullmatch(intent.order_ref):
+            return None
         return [{"type": "delete", "description": intent.label, "resourceId": intent.order_ref}]
 
-    def _replace(self, intent: ReplaceWithB12Injection) -> list[dict[str, Any]]:
+    def _replace(self, intent: ReplaceWithB12Injection) -> list[dict[str, Any]] | None:
+        if not _RESOURCE_ID.fullmatch(intent.order_ref):
+            return None
         return [
             {
                 "type": "delete",

@@ -27,6 +27,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from tests.support.hook_calls import SERVICE_FOR_HOOK
 from tests.support.live import REPO, LiveService, start_b12_cds
@@ -199,7 +200,8 @@ def post(service: LiveService, path: str, body: Any) -> requests.Response:
         timeout=TIMEOUT,
     )
     assert response.status_code < 500, (response.status_code, response.text[:500])
-    event(f"{path.rsplit('/', 1)[-1]} -> {response.status_code}")  # --hypothesis-show-statistics
+    if currently_in_test_context():  # tallied by --hypothesis-show-statistics
+        event(f"{path.rsplit('/', 1)[-1]} -> {response.status_code}")
     return response
 
 
@@ -249,3 +251,25 @@ def test_feedback_bodies_never_break_the_service(
 def test_raw_bytes_never_break_the_service(fuzz_server: LiveService, raw: bytes) -> None:
     response = post(fuzz_server, "/cds-services/b12-patient-view", raw)
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("draft_id", [None, "", "has space", "x" * 65, "ok-id\n"])
+def test_found_by_fuzzing_a_draft_without_a_usable_id_still_gets_a_valid_answer(
+    fuzz_server: LiveService, draft_id: Any
+) -> None:
+    """A delete suggestion must name the draft; one that cannot be named is not offered."""
+    body = json.loads(
+        (REPO / "fixtures" / "fires-oral-b12-in-pernicious-anaemia" / "request.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    body["hookInstance"] = str(uuid.uuid4())
+    body.pop("fhirServer", None)
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["id"] = draft_id
+    body["hook"] = "order-sign"  # no selections to name the draft by
+    body["context"].pop("selections", None)
+    response = post(fuzz_server, f"/cds-services/{SERVICE_FOR_HOOK[body['hook']]}", body)
+    assert response.status_code == 200, response.text
+    assert_valid_response(response.json())
+    assert response.json()["cards"], "the card itself still speaks"
