@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from cds_service.edge import metrics as prometheus
 from cds_service.edge.auth import authenticate
+from cds_service.edge.destinations import confine, explained
 from cds_service.edge.limits import check_shape
 from cds_service.edge.runtime import Runtime
 from cds_service.protocol.catalog import ServiceDefinition, first_error
@@ -51,7 +52,9 @@ def hook_call(service_id: str) -> Response:
     check_shape(data)
     hook_request = hook_request_from(data, service, rt.catalog)
     g.log_fields["hook_instance"] = hook_request.hook_instance
-    result = rt.evaluator.evaluate(service, hook_request)
+    hook_request, refused = confine(hook_request, g.caller)
+    with explained(refused):
+        result = rt.evaluator.evaluate(service, hook_request)
     g.log_fields["card_count"] = result.card_count
     if result.rule_ids:
         g.log_fields["rule_ids"] = list(result.rule_ids)

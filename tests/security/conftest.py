@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.jwt_kit import ISSUER, JwksServer, SigningKey, write_trust_file
+from tests.security.jwt_kit import (
+    ISSUER,
+    JwksServer,
+    RecordingFhirServer,
+    SigningKey,
+    write_trust_file,
+)
 from tests.support.live import LiveService, start_b12_cds
 
 SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
@@ -25,6 +31,7 @@ class JwtWorld:
     rotated: SigningKey  # published only at an allow-listed jku
     sandbox_key: SigningKey  # inline in the trust file
     stranger: SigningKey  # published at a jku nobody allowed
+    fhir: RecordingFhirServer  # base("allowed") is on the client's fhir_servers, others not
 
     def url(self, path: str) -> str:
         return self.service.base_url + path
@@ -37,9 +44,18 @@ def jwks_server() -> Iterator[JwksServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def fhir_recorder() -> Iterator[RecordingFhirServer]:
+    server = RecordingFhirServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def jwt_world(
-    tmp_path_factory: pytest.TempPathFactory, jwks_server: JwksServer
+    tmp_path_factory: pytest.TempPathFactory,
+    jwks_server: JwksServer,
+    fhir_recorder: RecordingFhirServer,
 ) -> Iterator[JwtWorld]:
     tmp = tmp_path_factory.mktemp("jwt")
     key, rotated, sandbox_key, stranger = (SigningKey.generate() for _ in range(4))
@@ -53,7 +69,7 @@ def jwt_world(
                 "name": "Test EHR",
                 "jwks_url": jwks_server.url("client"),
                 "jku_allow": [jwks_server.url("rotated")],
-                "fhir_servers": ["https://fhir.example.org/r4"],
+                "fhir_servers": ["https://fhir.example.org/r4", fhir_recorder.base("allowed")],
             },
             SANDBOX_ISSUER: {
                 "jwks": {"keys": [sandbox_key.public_jwk()]},
@@ -70,5 +86,5 @@ def jwt_world(
             "B12CDS_CORS_ORIGINS": "http://localhost:3000",
         },
     )
-    yield JwtWorld(service, jwks_server, key, rotated, sandbox_key, stranger)
+    yield JwtWorld(service, jwks_server, key, rotated, sandbox_key, stranger, fhir_recorder)
     assert service.stop() == 0

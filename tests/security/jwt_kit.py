@@ -148,3 +148,47 @@ def running(server: JwksServer) -> Iterator[JwksServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class RecordingFhirServer:
+    """A stand-in FHIR server on loopback that answers every search with an empty Bundle
+    and records what reached it (method, path, Authorization header)."""
+
+    seen: list[tuple[str, str, str | None]] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+
+    def start(self) -> RecordingFhirServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                owner.seen.append((self.command, self.path, self.headers.get("Authorization")))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                body = json.dumps({"resourceType": "Bundle", "type": "searchset", "total": 0})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            do_GET = _answer
+            do_POST = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def base(self, name: str) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{name}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
