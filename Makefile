@@ -5,9 +5,9 @@ PYTHON ?= python
 STAMP_DIR := .cache
 DEV_STAMP := $(STAMP_DIR)/dev-install.stamp
 
-.PHONY: test install postgres lint check-types check-imports pytest
+.PHONY: test install postgres browser lint check-types check-imports pytest
 
-test: install postgres lint check-types check-imports pytest
+test: install postgres browser lint check-types check-imports pytest
 
 # The package and its dev tools (editable, so the tests run the tree as it is).
 # Re-installed when pyproject.toml changes or the console script is gone.
@@ -22,6 +22,10 @@ install:
 postgres:
 	@bash .ci/install-postgres.sh
 
+# Debian's chromium + chromedriver for the preview page's browser tests (tests/browser).
+browser:
+	@bash .ci/install-browser.sh
+
 lint: install
 	ruff check .
 
@@ -32,7 +36,7 @@ check-imports: install
 	lint-imports
 
 # pytest exits 5 when it collects no tests; that is a failure here, said out loud.
-pytest: install postgres
+pytest: install postgres browser
 	@$(PYTHON) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status

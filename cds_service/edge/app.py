@@ -23,6 +23,7 @@ from cds_service.edge.auth import install_auth
 from cds_service.edge.cors import install_cors
 from cds_service.edge.evaluation import Clock, Evaluator, utc_today
 from cds_service.edge.logs import configure_logging, stack_frames
+from cds_service.edge.preview import bp as preview_bp
 from cds_service.edge.runtime import Runtime
 from cds_service.policy import load_policy
 from cds_service.protocol.catalog import load_catalog
@@ -72,7 +73,7 @@ def create_app(
     store = open_store(settings.database_url)
     evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # static files belong to the demo blueprint
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep discovery prefetch order
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["b12cds"] = Runtime(settings, catalog, evaluator, store)
@@ -81,6 +82,7 @@ def create_app(
     _install_request_log(app)
     _install_error_handlers(app)
     app.register_blueprint(bp)
+    app.register_blueprint(preview_bp)  # 404 unless demo mode
     return app
 
 
@@ -94,7 +96,10 @@ def _install_request_log(app: Flask) -> None:
 
     @app.after_request
     def finish(response: Response) -> Response:
+        own_csp = response.headers.get("Content-Security-Policy")  # the demo page sets its own
         response.headers.update(SECURITY_HEADERS)
+        if own_csp:
+            response.headers["Content-Security-Policy"] = own_csp
         request_id = g.get("request_id")
         if request_id:
             response.headers["X-Request-Id"] = request_id
