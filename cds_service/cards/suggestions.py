@@ -286,6 +286,17 @@ def _repair(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def _valid(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
-    validated = model.model_validate(resource)
-    out: dict[str, Any] = validated.model_dump(mode="json", exclude_none=True)
+    validated = model.model_validate(_pruned(resource))
+    out: dict[str, Any] = _pruned(validated.model_dump(mode="json", exclude_none=True))
     return out
+
+
+def _pruned(value: Any) -> Any:
+    """Without empty objects, lists and strings (a draft's `{"reference": null}` leaves `{}`)."""
+    if isinstance(value, dict):
+        kept = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ({}, [], "")}
+    if isinstance(value, list):
+        items = [_pruned(v) for v in value]
+        return [v for v in items if v not in ({}, [], "")]
+    return value

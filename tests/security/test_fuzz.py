@@ -273,3 +273,21 @@ def test_found_by_fuzzing_a_draft_without_a_usable_id_still_gets_a_valid_answer(
     assert response.status_code == 200, response.text
     assert_valid_response(response.json())
     assert response.json()["cards"], "the card itself still speaks"
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [{"subject": {"reference": None}}, {"note": [{}]}, {"groupIdentifier": {"value": ""}}],
+)
+def test_found_by_fuzzing_an_update_suggestion_carries_no_empty_values(
+    fuzz_server: LiveService, junk: dict[str, Any]
+) -> None:
+    """An update copies the draft; its nulls must not leave `{}`, `[]` or `""` behind."""
+    path = REPO / "fixtures" / "fires-interval-14-weeks" / "request.json"
+    body = json.loads(path.read_text(encoding="utf-8"))
+    body["hookInstance"] = str(uuid.uuid4())
+    body["context"]["draftOrders"]["entry"][0]["resource"].update(junk)
+    response = post(fuzz_server, f"/cds-services/{SERVICE_FOR_HOOK[body['hook']]}", body)
+    assert response.status_code == 200, response.text
+    assert_valid_response(response.json())
+    assert response.json()["cards"][0].get("suggestions"), "the update is still offered"
