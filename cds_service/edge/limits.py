@@ -15,6 +15,7 @@ from cds_service.protocol.errors import BadRequest
 MAX_DEPTH = 64
 MAX_ARRAY_ITEMS = 10_000
 MAX_RESOURCES = 100_000
+_CONTAINERS = frozenset({dict, list})
 
 
 def check_shape(
@@ -25,23 +26,31 @@ def check_shape(
     max_items: int = MAX_ARRAY_ITEMS,
     max_resources: int = MAX_RESOURCES,
 ) -> None:
-    """Raise BadRequest if `data` nests deeper, or holds longer arrays or more resources."""
+    """Raise BadRequest if `data` nests deeper, or holds longer arrays or more resources.
+
+    `data` is decoded JSON (plain dicts and lists). The walk goes one nesting level at a
+    time, collecting the next level's containers with a comprehension: every node is
+    visited once, with no per-node tuple or stack push (this runs on every hook call).
+    """
     resources = 0
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-            if "resourceType" in node:
-                resources += 1
-                if resources > max_resources:
-                    raise BadRequest(f"{what} holds more than {max_resources} FHIR resources")
-        elif isinstance(node, list):
-            if len(node) > max_items:
-                raise BadRequest(f"{what} has an array of more than {max_items} items")
-            children = node
-        else:
-            continue
+    level: list[Any] = [data] if isinstance(data, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > max_depth:
             raise BadRequest(f"{what} nests deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        below: list[Any] = []
+        extend = below.extend
+        for node in level:
+            if isinstance(node, dict):
+                if "resourceType" in node:
+                    resources += 1
+                    if resources > max_resources:
+                        raise BadRequest(f"{what} holds more than {max_resources} FHIR resources")
+                children: Any = node.values()
+            else:
+                if len(node) > max_items:
+                    raise BadRequest(f"{what} has an array of more than {max_items} items")
+                children = node
+            extend([c for c in children if type(c) in _CONTAINERS])
+        level = below
