@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cds_service.edge import worklist
 from cds_service.policy import PolicyError, load_policy
 from cds_service.protocol.catalog import CatalogError, load_catalog
 from cds_service.protocol.errors import ClientError, ServiceError
@@ -27,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "worklist":
+        return worklist.command(args)
     return _evaluate(Path(args.request))
 
 
@@ -51,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--since", metavar="DATE", help="only cards issued from DATE (YYYY-MM-DD)")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    worklist.add_parser(sub)
     return parser
 
 
