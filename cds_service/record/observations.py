@@ -139,10 +139,18 @@ def _reference_high(resource: JSON, analyte: Analyte, fallback: float | None) ->
 
 
 def read_observation(
-    resource: JSON, ref: str, index: PolicyIndex, gaps: list[DataGap]
+    resource: JSON,
+    ref: str,
+    index: PolicyIndex,
+    gaps: list[DataGap],
+    hit: tuple[Analyte, str] | None = None,
 ) -> LabResult | None:
-    """One lab result, or None (with a gap when a relevant result could not be used)."""
-    hit = analyte_of(resource, index)
+    """One lab result, or None (with a gap when a relevant result could not be used).
+
+    `hit` is `analyte_of(resource, index)` when the caller has already worked it out.
+    """
+    if hit is None:
+        hit = analyte_of(resource, index)
     if hit is None:
         return None
     analyte, loinc = hit

@@ -20,6 +20,7 @@ from cds_service.record.index import PolicyIndex, index_for
 from cds_service.record.jsonish import JSON, code, coding_keys, obj, objs, reference, text
 from cds_service.record.medications import SOURCES, index_medications, read_medication
 from cds_service.record.model import (
+    Analyte,
     DataGap,
     Diagnosis,
     DraftOrder,
@@ -60,7 +61,7 @@ def _flatten(items: Any, depth: int = 0) -> Iterator[JSON]:
     except TypeError:
         return
     for item in iterator:
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             continue
         if item.get("resourceType") == "Bundle":
             if depth < _MAX_BUNDLE_DEPTH:
@@ -85,13 +86,16 @@ def _patient_key(patient_id: str) -> str:
     return found[1] if found is not None and found[0] == "Patient" else patient_id.strip()
 
 
-def _about_patient(resource: JSON, resource_type: str, patient: str) -> bool:
-    """False only when the resource names a different patient."""
+def _about_patient(resource: JSON, resource_type: str, patient: str, own_ref: str) -> bool:
+    """False only when the resource names a different patient (`own_ref` is "Patient/<id>")."""
     if resource_type == "Patient":
         ident = text(resource.get("id"))
         return ident is None or ident == patient
     for field in ("subject", "patient"):
-        ref = reference(resource.get(field))
+        value = resource.get(field)
+        if own_ref and type(value) is dict and value.get("reference") == own_ref:
+            return True  # the common case, exactly as written by the server
+        ref = reference(value)
         if ref is not None:
             return _last_segments(ref) == ("Patient", patient)
     return True
@@ -118,27 +122,44 @@ def _updated(resource: JSON) -> float:
         return -math.inf
 
 
+Hit = tuple[Analyte, str] | None
+
+
 def _coded_for_us(resource: JSON, resource_type: str, index: PolicyIndex) -> bool:
-    """The cheap pre-filter: does any code matter to the rules (labs, value sets)?"""
-    if resource_type == "Observation":
-        return analyte_of(resource, index) is not None
+    """The cheap pre-filter: does any code matter to the rules (value sets)?"""
     if resource_type in ("Condition", "Procedure"):
         return any(key in index.concepts for key in coding_keys(resource.get("code")))
     return True  # medications need their references resolved first; Patient, Medication
 
 
-def _select(resources: Any, patient: str, index: PolicyIndex) -> list[tuple[str, JSON]]:
-    """This patient's relevant resources, deduplicated by (type, id), newest version kept."""
+def _select(
+    resources: Any, patient: str, index: PolicyIndex, hits: dict[int, Hit]
+) -> list[tuple[str, JSON]]:
+    """This patient's relevant resources, deduplicated by (type, id), newest version kept.
+
+    An Observation is kept only for a lab the rules read; its (analyte, code) hit goes to
+    `hits`, by `id()` of the resource, so the reader does not work it out twice.
+    """
     kept: dict[tuple[str, str], JSON] = {}
     anonymous: list[JSON] = []
+    own_ref = f"Patient/{patient}" if patient else ""
     for resource in _flatten(resources):
         resource_type = resource.get("resourceType")
         if type(resource_type) is not str or resource_type not in RECORD_TYPES:
             continue
-        if not _coded_for_us(resource, resource_type, index):
+        hit: Hit = None
+        if resource_type == "Observation":
+            hit = analyte_of(resource, index)
+            if hit is None:
+                continue
+        elif not _coded_for_us(resource, resource_type, index):
             continue
-        if resource_type != "Medication" and not _about_patient(resource, resource_type, patient):
+        if resource_type != "Medication" and not _about_patient(
+            resource, resource_type, patient, own_ref
+        ):
             continue
+        if hit is not None:
+            hits[id(resource)] = hit
         ident = text(resource.get("id"))
         if ident is None:
             anonymous.append(resource)
@@ -172,7 +193,8 @@ def read_record(
     """Build the patient's record from raw resources (any order, duplicates, other types)."""
     patient = _patient_key(patient_id if isinstance(patient_id, str) else "")
     index = index_for(policy)
-    chosen = _select(resources, patient, index)
+    hits: dict[int, Hit] = {}
+    chosen = _select(resources, patient, index, hits)
     included = index_medications(res for _, res in chosen)
     gaps: list[DataGap] = list(notes) if isinstance(notes, Sequence) else []
     labs: list[LabResult] = []
@@ -185,7 +207,7 @@ def read_record(
     for ref, resource in chosen:
         resource_type = resource["resourceType"]
         if resource_type == "Observation":
-            lab = read_observation(resource, ref, index, gaps)
+            lab = read_observation(resource, ref, index, gaps, hits.get(id(resource)))
             if lab is not None:
                 key = _lab_key(lab)
                 if "/#" in ref and key in seen_labs:

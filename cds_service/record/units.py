@@ -54,10 +54,22 @@ def unit_key(unit: str) -> str:
     return key.replace("³", "3").replace("^3", "3")
 
 
+_FACTOR_CACHE: dict[tuple[Analyte, str], float | None] = {}
+_FACTOR_CACHE_MAX = 4096  # unit spellings are a small vocabulary; odd input is not kept
+
+
 def factor(analyte: Analyte, unit: str | None) -> float | None:
     """Multiplier from `unit` to the analyte's normalised unit, or None when unknown."""
     if analyte in UNITLESS_OK:
         return 1.0
     if unit is None:
         return None
-    return FACTORS[analyte].get(unit_key(unit))
+    key = (analyte, unit)
+    try:
+        return _FACTOR_CACHE[key]
+    except KeyError:
+        pass
+    found = FACTORS[analyte].get(unit_key(unit))
+    if len(_FACTOR_CACHE) < _FACTOR_CACHE_MAX and len(unit) <= 40:
+        _FACTOR_CACHE[key] = found
+    return found
