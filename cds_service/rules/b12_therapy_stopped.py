@@ -69,7 +69,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
     if deficiency and any(c.cause in facts.LIFELONG_CRITICAL_CAUSES for c in causes):
         indicator = "critical"
     cause = next((c for c in causes if c.cause in facts.LIFELONG_CRITICAL_CAUSES), causes[0])
-    evidence = [f"Cause: {c.words} — {facts.condition_line(c.evidence)}" for c in causes[:3]]
+    evidence = facts.cause_lines(causes, limit=3)
     evidence += [f"B12 deficiency: {line}" for line in deficiency[:2]]
     restart = ProposeB12Injection(
         label=f"Order hydroxocobalamin 1 mg IM every {facts.interval_text(interval)}",

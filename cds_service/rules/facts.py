@@ -286,6 +286,17 @@ def irreversible_causes(record: PatientRecord, policy: Policy) -> tuple[Cause, .
     return tuple(found)
 
 
+def cause_lines(causes: tuple[Cause, ...], label: str = "Cause", limit: int = 2) -> list[str]:
+    """One evidence line per distinct cause (PA coded twice is one cause, shown once)."""
+    seen: set[str] = set()
+    lines: list[str] = []
+    for c in causes:
+        if c.cause not in seen and len(lines) < limit:
+            seen.add(c.cause)
+            lines.append(f"{label}: {c.words} — {condition_line(c.evidence)}")
+    return lines
+
+
 def other_malabsorption(record: PatientRecord) -> tuple[Diagnosis | ProcedureRecord, ...]:
     return (
         *record.conditions_in("VS_MALABSORPTION_OTHER"),

@@ -81,10 +81,7 @@ def _b12_status(inp: RuleInput) -> tuple[str, list[str]]:
     risks += [
         f"Neurological: {facts.condition_line(d)}" for d in facts.neuro_involvement(record)[:1]
     ]
-    risks += [
-        f"Malabsorption: {c.words} — {facts.condition_line(c.evidence)}"
-        for c in facts.irreversible_causes(record, policy)[:1]
-    ]
+    risks += facts.cause_lines(facts.irreversible_causes(record, policy), "Malabsorption", 1)
     risks += [
         f"Malabsorption: {facts.condition_line(d)}" for d in facts.other_malabsorption(record)[:1]
     ]

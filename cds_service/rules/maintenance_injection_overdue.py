@@ -91,7 +91,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
     ]
     if regimen is not None:
         evidence.append(f"Maintenance order: {facts.med_line(regimen)}")
-    evidence += [f"Cause: {c.words} — {facts.condition_line(c.evidence)}" for c in causes[:1]]
+    evidence += facts.cause_lines(causes, limit=1)
     return Finding(
         rule_id=RULE_ID,
         indicator=indicator,

@@ -64,7 +64,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
     if b12 is not None:
         evidence.append(facts.lab_line(b12, "Latest B12"))
     causes = facts.irreversible_causes(record, policy)
-    evidence += [f"Cause: {c.words} — {facts.condition_line(c.evidence)}" for c in causes[:2]]
+    evidence += facts.cause_lines(causes)
     neuro = facts.neuro_involvement(record)
     if neuro:
         evidence.append(f"Neurological involvement: {facts.condition_line(neuro[0])}")

@@ -75,9 +75,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
         f"Oral B12 ordered: {med.name}"
         + (f", {facts.dose_text(med.dose_mg)} per dose" if med.dose_mg else "")
     ]
-    evidence += [
-        f"Malabsorption: {c.words} — {facts.condition_line(c.evidence)}" for c in causes[:2]
-    ]
+    evidence += facts.cause_lines(causes, "Malabsorption", 2)
     evidence += [f"Malabsorption: {facts.condition_line(d)}" for d in other[:1]]
     if neuro:
         evidence.append(

@@ -28,3 +28,14 @@ def test_interval_words(days: float, words: str) -> None:
 @pytest.mark.parametrize(("mg", "words"), [(0.05, "50 micrograms"), (1.0, "1 mg"), (2.5, "2.5 mg")])
 def test_dose_words(mg: float, words: str) -> None:
     assert dose_text(mg) == words
+
+
+def test_a_cause_coded_twice_is_shown_once() -> None:
+    from cds_service.policy import load_policy
+    from cds_service.rules.facts import cause_lines, irreversible_causes
+    from tests.rules.builders import PERNICIOUS_ANAEMIA, condition, record
+
+    twice = record(condition(PERNICIOUS_ANAEMIA), condition(PERNICIOUS_ANAEMIA))
+    causes = irreversible_causes(twice, load_policy())
+    assert len(causes) == 2
+    assert len(cause_lines(causes)) == 1
