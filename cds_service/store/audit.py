@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 
 from cds_service.store.engine import Store
 from cds_service.store.keys import encounter_key, patient_key
 from cds_service.store.models import Feedback, IssuedCard, IssuedSuggestion
+
+_CARDS = cast(Table, IssuedCard.__table__)
+_SUGGESTIONS = cast(Table, IssuedSuggestion.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +55,30 @@ def record_issued(store: Store, call: HookCall, cards: Sequence[CardIssue], now:
     if not cards:
         return
     patient, encounter = _keys(store, call)
+    card_rows = [
+        {
+            "card_uuid": card.card_uuid,
+            "service_id": call.service_id,
+            "rule_id": card.rule_id,
+            "hook_instance": call.hook_instance[:64],
+            "indicator": card.indicator,
+            "issued_at": now,
+            "patient_key": patient,
+            "encounter_key": encounter,
+        }
+        for card in cards
+    ]
+    suggestion_rows = [
+        {"card_uuid": card.card_uuid, "suggestion_uuid": suggestion}
+        for card in cards
+        for suggestion in dict.fromkeys(card.suggestion_uuids)
+    ]
+    # Core inserts (executemany), not ORM objects: this runs on every answer with a card,
+    # and the unit-of-work bookkeeping cost more than the write itself.
     with store.transaction() as session:
-        for card in cards:
-            session.add(
-                IssuedCard(
-                    card_uuid=card.card_uuid,
-                    service_id=call.service_id,
-                    rule_id=card.rule_id,
-                    hook_instance=call.hook_instance[:64],
-                    indicator=card.indicator,
-                    issued_at=now,
-                    patient_key=patient,
-                    encounter_key=encounter,
-                )
-            )
-        session.flush()  # parents first: the suggestion rows reference them
-        for card in cards:
-            for suggestion in dict.fromkeys(card.suggestion_uuids):
-                session.add(IssuedSuggestion(card_uuid=card.card_uuid, suggestion_uuid=suggestion))
+        session.execute(insert(_CARDS), card_rows)  # parents first: suggestions refer to them
+        if suggestion_rows:
+            session.execute(insert(_SUGGESTIONS), suggestion_rows)
 
 
 def suppressed_rules(
@@ -91,32 +101,48 @@ def suppressed_rules(
     held: dict[str, str] = {}
     with store.transaction() as session:
         if patient is not None and policy.override_days > 0 and policy.override_reason_codes:
-            cutoff = now - timedelta(days=policy.override_days)
             rows = session.execute(
-                select(IssuedCard.rule_id)
-                .join(Feedback, Feedback.card_uuid == IssuedCard.card_uuid)
-                .where(
-                    IssuedCard.patient_key == patient,
-                    IssuedCard.rule_id.in_(wanted),
-                    Feedback.outcome == "overridden",
-                    Feedback.reason_code.in_(policy.override_reason_codes),
-                    Feedback.outcome_at >= cutoff,
-                )
-                .distinct()
+                _OVERRIDDEN,
+                {
+                    "patient": patient,
+                    "rules": sorted(wanted),
+                    "reasons": sorted(policy.override_reason_codes),
+                    "cutoff": now - timedelta(days=policy.override_days),
+                },
             ).scalars()
             held.update((rule, "overridden") for rule in rows)
-        if encounter is not None and policy.once_per_encounter:
+        rest = wanted - set(held)
+        if encounter is not None and policy.once_per_encounter and rest:
             rows = session.execute(
-                select(IssuedCard.rule_id)
-                .where(
-                    IssuedCard.encounter_key == encounter,
-                    IssuedCard.service_id == call.service_id,
-                    IssuedCard.rule_id.in_(wanted - set(held)),
-                )
-                .distinct()
+                _SHOWN_IN_ENCOUNTER,
+                {"encounter": encounter, "service": call.service_id, "rules": sorted(rest)},
             ).scalars()
             held.update((rule, "encounter") for rule in rows)
     return held
+
+
+# Built once: a hook call only binds values (building the statement cost more than running it).
+_OVERRIDDEN = (
+    select(IssuedCard.rule_id)
+    .join(Feedback, Feedback.card_uuid == IssuedCard.card_uuid)
+    .where(
+        IssuedCard.patient_key == bindparam("patient"),
+        IssuedCard.rule_id.in_(bindparam("rules", expanding=True)),
+        Feedback.outcome == "overridden",
+        Feedback.reason_code.in_(bindparam("reasons", expanding=True)),
+        Feedback.outcome_at >= bindparam("cutoff"),
+    )
+    .distinct()
+)
+_SHOWN_IN_ENCOUNTER = (
+    select(IssuedCard.rule_id)
+    .where(
+        IssuedCard.encounter_key == bindparam("encounter"),
+        IssuedCard.service_id == bindparam("service"),
+        IssuedCard.rule_id.in_(bindparam("rules", expanding=True)),
+    )
+    .distinct()
+)
 
 
 def _keys(store: Store, call: HookCall) -> tuple[str | None, str | None]:
