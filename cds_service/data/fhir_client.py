@@ -1,21 +1,26 @@
 """The only network I/O of a hook call: fetch missing prefetch keys from the EHR's FHIR server.
 
 Bounded by design: all keys are fetched concurrently over one pooled `requests.Session`, the
-whole fallback shares one deadline (`B12CDS_FHIR_TIMEOUT`), bodies are read in chunks against
-that deadline and a size cap, and `next` links are followed only on the same server and only up
-to a page cap. The access token goes only to the request's own `fhirServer`, only over https
-(or to a loopback/explicitly allowed host), and is never logged or kept.
+whole fallback shares one deadline (`B12CDS_FHIR_TIMEOUT`), bodies are read one socket read at
+a time against that deadline and a size cap (a slow-drip server cannot stretch a call), and
+`next` links are followed only on the same server and only up to a page cap. The access token
+goes only to the request's own `fhirServer`, only over https (or to a loopback/explicitly
+allowed host), never through a redirect, and is never logged or kept.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
+import socket
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
@@ -24,6 +29,10 @@ from cds_service.data.templates import Query
 
 MAX_BODY_BYTES = 20_000_000
 CHUNK = 65_536
+CONNECT_TIMEOUT_S = 3.0
+WAIT_MARGIN_S = 0.1  # the hook call waits at most the budget plus this
+POOL_THREADS = 32  # gthread workers x keys per call, with room for stalled leftovers
+_RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 
 
 class FetchError(Exception):
@@ -41,6 +50,18 @@ class Fetched:
     resources: tuple[Mapping[str, Any], ...]
     truncated: bool = False
     pages: int = 1
+    stopped: str | None = None  # why paging stopped early (safe words), when truncated
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """Later pages of a Bundle the client prefetched: start at its `next` link."""
+
+    url: str
+    pages_so_far: int = 1
+
+
+Job = Query | Continuation
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +72,7 @@ class FhirTarget:
     token: str | None = field(default=None, repr=False)
     timeout_s: float = 5.0
     page_cap: int = 10
+    allow_http_hosts: tuple[str, ...] = ()
 
 
 def is_loopback(host: str) -> bool:
@@ -64,32 +86,63 @@ def is_loopback(host: str) -> bool:
 
 def check_server(base_url: str, allow_http_hosts: Sequence[str] = ()) -> str | None:
     """Why this fhirServer may not be used, or None when it may."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(base_url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018  # raises ValueError on a malformed port
+    except ValueError:
+        return "fhirServer is not a valid URL"
+    if parts.scheme not in ("https", "http") or not hostname:
         return "fhirServer is not an http(s) URL"
     if parts.username or parts.password:
         return "fhirServer must not carry credentials"
-    if parts.scheme == "http" and not (
-        is_loopback(parts.hostname) or parts.hostname in allow_http_hosts
-    ):
+    if parts.query or parts.fragment:
+        return "fhirServer must not carry a query or fragment"
+    if parts.scheme == "http" and not (is_loopback(hostname) or hostname in allow_http_hosts):
         return "fhirServer must use https"
     return None
 
 
-def _same_server(url: str, base_url: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base_url)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc) and a.path.startswith(b.path.rstrip("/"))
+def same_server(url: str, base_url: str) -> bool:
+    """True if `url` lies under `base_url` (same scheme, host, port and base path)."""
+    try:
+        a, b = urlsplit(url), urlsplit(base_url)
+    except ValueError:
+        return False
+    base_path = b.path.rstrip("/")
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc) and (
+        a.path == base_path or a.path.startswith(base_path + "/")
+    )
+
+
+def _bound_socket(resp: requests.Response, deadline: float) -> None:
+    """Let the next socket read wait no longer than the deadline (best effort)."""
+    conn = getattr(resp.raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if isinstance(sock, socket.socket):
+        try:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+        except OSError:
+            pass
 
 
 def _read_json(resp: requests.Response, key: str, deadline: float) -> Any:
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise FetchError(key, "FHIR response too large")
     size = 0
     chunks: list[bytes] = []
-    for chunk in resp.iter_content(CHUNK):
+    while True:
+        if time.monotonic() > deadline:
+            raise FetchError(key, "FHIR server timed out")
+        _bound_socket(resp, deadline)
+        # one socket read at most, so the deadline is rechecked between reads
+        chunk = resp.raw.read1(CHUNK, decode_content=True)
+        if not chunk:
+            break
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise FetchError(key, "FHIR response too large")
-        if time.monotonic() > deadline:
-            raise FetchError(key, "FHIR server timed out")
         chunks.append(chunk)
     try:
         return orjson.loads(b"".join(chunks))
@@ -116,17 +169,23 @@ def _get(
             url,
             params=params,
             headers=headers,
-            timeout=(min(remaining, 3.0), remaining),
+            timeout=(min(remaining, CONNECT_TIMEOUT_S), remaining),
             stream=True,
-            allow_redirects=False,
+            allow_redirects=False,  # a redirect would carry the token elsewhere
         ) as resp:
             if resp.status_code != 200:
                 raise FetchError(key, f"FHIR server answered HTTP {resp.status_code}")
             return _read_json(resp, key, deadline)
-    except requests.Timeout as exc:
+    except FetchError:
+        raise
+    except (requests.Timeout, TimeoutError) as exc:
         raise FetchError(key, "FHIR server timed out") from exc
     except requests.RequestException as exc:
+        if time.monotonic() >= deadline:
+            raise FetchError(key, "FHIR server timed out") from exc
         raise FetchError(key, f"FHIR server unreachable ({type(exc).__name__})") from exc
+    except OSError as exc:  # a socket error surfacing from a raw read
+        raise FetchError(key, f"FHIR connection failed ({type(exc).__name__})") from exc
 
 
 def _next_link(bundle: Mapping[str, Any]) -> str | None:
@@ -138,6 +197,24 @@ def _next_link(bundle: Mapping[str, Any]) -> str | None:
             url = link.get("url")
             return url if isinstance(url, str) and url else None
     return None
+
+
+def next_link(value: Mapping[str, Any]) -> str | None:
+    """The `next` link of a Bundle, or None (also for anything that is not a Bundle)."""
+    return _next_link(value) if value.get("resourceType") == "Bundle" else None
+
+
+def reports_error(bundle: Mapping[str, Any]) -> bool:
+    """True if a Bundle carries an OperationOutcome with an error or fatal issue."""
+    raw = bundle.get("entry")
+    for entry in raw if isinstance(raw, list) else ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
+            issues = resource.get("issue")
+            for issue in issues if isinstance(issues, list) else ():
+                if isinstance(issue, dict) and issue.get("severity") in ("error", "fatal"):
+                    return True
+    return False
 
 
 def entries(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -154,67 +231,130 @@ def entries(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return found
 
 
-def fetch_one(
-    session: requests.Session, key: str, query: Query, target: FhirTarget, deadline: float
-) -> Fetched:
-    url = f"{target.base_url.rstrip('/')}/{query.path}"
-    body = _get(session, url, query.params, target, key, deadline)
+def _kind_words(kind: Any) -> str:
+    """A server-chosen resourceType, quoted only when it looks like one."""
+    return kind if isinstance(kind, str) and _RESOURCE_TYPE.match(kind) else "something else"
+
+
+def _page(body: Any, key: str, what: str) -> Mapping[str, Any]:
+    """A search result page, or FetchError saying why it is not one."""
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
-        raise FetchError(key, "FHIR server answered with something that is not a resource")
+        raise FetchError(key, f"FHIR server answered {what} with something that is not a resource")
     kind = body["resourceType"]
     if kind == "OperationOutcome":
-        raise FetchError(key, "FHIR server answered with an OperationOutcome")
+        raise FetchError(key, f"FHIR server answered {what} with an OperationOutcome")
     if kind != "Bundle":
-        expected = query.path.split("/")[0]
-        if kind != expected:
-            raise FetchError(key, f"FHIR server answered with {kind}, not {expected}")
-        return Fetched(key, (body,))
-    found = entries(body)
-    pages = 1
-    next_url = _next_link(body)
+        raise FetchError(key, f"FHIR server answered {what} with {_kind_words(kind)}, not a Bundle")
+    if reports_error(body):
+        raise FetchError(key, f"FHIR server reported an error in {what}")
+    return body
+
+
+def _follow(
+    session: requests.Session,
+    key: str,
+    first_next: str | None,
+    found: list[Mapping[str, Any]],
+    pages: int,
+    target: FhirTarget,
+    deadline: float,
+) -> Fetched:
+    """Follow `next` links from `first_next` until the end, the page cap or another server."""
+    next_url = first_next
     while next_url:
         if pages >= target.page_cap:
-            return Fetched(key, tuple(found), truncated=True, pages=pages)
-        if not _same_server(next_url, target.base_url):
-            raise FetchError(key, "FHIR next link points to another server")
-        page = _get(session, next_url, None, target, key, deadline)
-        if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
-            raise FetchError(key, "FHIR next page is not a Bundle")
+            return Fetched(key, tuple(found), True, pages, "the page limit was reached")
+        url = urljoin(target.base_url + "/", next_url)
+        if not same_server(url, target.base_url):
+            return Fetched(key, tuple(found), True, pages, "later pages are on another server")
+        page = _page(_get(session, url, None, target, key, deadline), key, "a next page")
         found.extend(entries(page))
         pages += 1
         next_url = _next_link(page)
     return Fetched(key, tuple(found), pages=pages)
 
 
+def fetch_one(
+    session: requests.Session, key: str, job: Job, target: FhirTarget, deadline: float
+) -> Fetched:
+    if isinstance(job, Continuation):
+        return _follow(session, key, job.url, [], job.pages_so_far, target, deadline)
+    url = f"{target.base_url.rstrip('/')}/{job.path}"
+    body = _get(session, url, job.params, target, key, deadline)
+    expected = job.path.split("/")[0]
+    if "/" in job.path:  # an instance read
+        if not isinstance(body, dict) or body.get("resourceType") != expected:
+            kind = body.get("resourceType") if isinstance(body, dict) else None
+            raise FetchError(
+                key, f"FHIR server answered the read with {_kind_words(kind)}, not {expected}"
+            )
+        return Fetched(key, (body,))
+    page = _page(body, key, "the search")
+    return _follow(session, key, _next_link(page), entries(page), 1, target, deadline)
+
+
 class FhirFetcher:
-    """Concurrent, deadline-bounded fetching; one instance (and session) per worker process."""
+    """Concurrent, deadline-bounded fetching; one session and thread pool per worker process.
 
-    def __init__(self, max_workers: int = 8) -> None:
-        self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.trust_env = False  # no proxy or netrc credentials picked up by accident
-        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fhir")
+    Both are made on first use in each process, so an instance built before gunicorn forks
+    shares no sockets or threads between workers.
+    """
 
-    def fetch(self, queries: Mapping[str, Query], target: FhirTarget) -> dict[str, Fetched]:
-        """Fetch every key or raise the first FetchError; never longer than the budget."""
+    def __init__(self, max_workers: int = POOL_THREADS) -> None:
+        self._max_workers = max_workers
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._session: requests.Session | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _tools(self) -> tuple[requests.Session, ThreadPoolExecutor]:
+        with self._lock:
+            if self._pid != os.getpid() or self._session is None or self._executor is None:
+                session = requests.Session()
+                adapter = requests.adapters.HTTPAdapter(
+                    pool_connections=8, pool_maxsize=self._max_workers, max_retries=0
+                )
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                session.trust_env = False  # no proxy or netrc credentials picked up by accident
+                self._session = session
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self._max_workers, thread_name_prefix="fhir"
+                )
+                self._pid = os.getpid()
+            return self._session, self._executor
+
+    def fetch(self, jobs: Mapping[str, Job], target: FhirTarget) -> dict[str, Fetched | FetchError]:
+        """Every key's result or error; returns within the budget (plus a small margin)."""
         deadline = time.monotonic() + target.timeout_s
+        problem = check_server(target.base_url, target.allow_http_hosts)
+        if problem is not None:
+            return {key: FetchError(key, problem) for key in jobs}
+        session, executor = self._tools()
         futures: dict[Future[Fetched], str] = {
-            self.executor.submit(fetch_one, self.session, key, query, target, deadline): key
-            for key, query in queries.items()
+            executor.submit(fetch_one, session, key, job, target, deadline): key
+            for key, job in jobs.items()
         }
-        done, pending = wait(futures, timeout=target.timeout_s + 0.05, return_when=FIRST_EXCEPTION)
-        for future in done:
+        wait(futures, timeout=max(0.0, deadline - time.monotonic()) + WAIT_MARGIN_S)
+        results: dict[str, Fetched | FetchError] = {}
+        for future, key in futures.items():
+            if not future.done():
+                future.cancel()  # a queued job never starts; a running one ends at the deadline
+                results[key] = FetchError(key, "FHIR server timed out")
+                continue
             error = future.exception()
-            if error is not None:
-                for other in pending:
-                    other.cancel()
-                if isinstance(error, FetchError):
-                    raise error
-                raise FetchError(futures[future], f"FHIR fetch failed ({type(error).__name__})")
-        if pending:
-            for other in pending:
-                other.cancel()
-            raise FetchError(futures[next(iter(pending))], "FHIR server timed out")
-        return {futures[f]: f.result() for f in done}
+            if error is None:
+                results[key] = future.result()
+            elif isinstance(error, FetchError):
+                results[key] = error
+            else:
+                results[key] = FetchError(key, f"FHIR fetch failed ({type(error).__name__})")
+        return results
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None and self._pid == os.getpid():
+                self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._session is not None:
+                self._session.close()
+            self._session = self._executor = self._pid = None

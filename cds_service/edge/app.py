@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from cds_service.data.fhir_client import FhirFetcher
 from cds_service.edge.api import bp, json_response
 from cds_service.edge.auth import install_auth
 from cds_service.edge.cors import install_cors
@@ -71,7 +72,7 @@ def create_app(
     catalog = load_catalog()
     policy = load_policy(settings.policy)
     store = open_store(settings.database_url)
-    evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store)
+    evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store, FhirFetcher())
 
     app = Flask(__name__, static_folder=None)  # static files belong to the demo blueprint
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep discovery prefetch order

@@ -15,6 +15,7 @@ from typing import Any
 
 from cds_service.cards import RenderContext, render_cards
 from cds_service.data import gather
+from cds_service.data.fhir_client import FhirFetcher
 from cds_service.edge import ledger, metrics
 from cds_service.policy import Policy
 from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
@@ -57,6 +58,7 @@ class Evaluator:
     settings: Settings
     clock: Clock
     store: Store | None = None  # None (offline `evaluate`): no suppression, no ledger
+    fetcher: FhirFetcher | None = None  # None (offline `evaluate`): no FHIR fallback
 
     def evaluate(self, service: ServiceDefinition, request: HookRequest) -> Evaluation:
         orders: Orders | None = None
@@ -65,7 +67,7 @@ class Evaluator:
             if not concerns_b12(orders):
                 # e.g. order-select fired before a drug was chosen: nothing to say
                 return Evaluation({"cards": []}, (), ())
-        raw = gather(request, service)
+        raw = gather(request, service, fetcher=self.fetcher, settings=self.settings)
         notes = tuple(DataGap(topic="bundle", message=note) for note in raw.notes)
         record = read_record(request.patient_id, raw.resources, self.policy, notes)
         today = self.clock()

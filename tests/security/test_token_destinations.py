@@ -64,11 +64,6 @@ def test_prefetch_still_answers_when_the_fhir_server_is_not_allowed(jwt_world: J
     assert jwt_world.fhir.seen[before:] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data.gather does not fetch from fhirServer yet (data layer work in progress); "
-    "when it does, this passes and the marker must go",
-)
 def test_an_allowed_fhir_server_receives_the_token(jwt_world: JwtWorld) -> None:
     """The control: the same call to an allowed base does reach it, with the token."""
     before = len(jwt_world.fhir.seen)
