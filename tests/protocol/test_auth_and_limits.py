@@ -42,10 +42,17 @@ def test_feedback_without_token_is_401(jwt_server: LiveService) -> None:
     assert response.status_code == 401
 
 
-def test_discovery_needs_a_token_but_health_does_not(jwt_server: LiveService) -> None:
-    """CDS Hooks: a client of a service that requires auth sends the JWT on every call."""
-    assert requests.get(f"{jwt_server.base_url}/cds-services", timeout=10).status_code == 401
+def test_discovery_and_health_are_open_but_a_bad_token_on_discovery_is_refused(
+    jwt_server: LiveService,
+) -> None:
+    """Discovery is public metadata; the contract gates hook and feedback calls with the JWT."""
+    assert requests.get(f"{jwt_server.base_url}/cds-services", timeout=10).status_code == 200
     assert requests.get(f"{jwt_server.base_url}/healthz", timeout=10).status_code == 200
+    bad = {"Authorization": "Bearer not.a.jwt"}
+    assert (
+        requests.get(f"{jwt_server.base_url}/cds-services", headers=bad, timeout=10).status_code
+        == 401
+    )
 
 
 def test_body_over_configured_limit_is_413(jwt_server: LiveService) -> None:
@@ -73,8 +80,11 @@ def test_cors_allows_only_the_configured_origin(jwt_server: LiveService) -> None
     assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
     denied = preflight("https://evil.example.com")
     assert "Access-Control-Allow-Origin" not in denied.headers
-    call = requests.get(
-        f"{jwt_server.base_url}/cds-services", headers={"Origin": SANDBOX}, timeout=10
+    call = requests.post(
+        f"{jwt_server.base_url}/cds-services/b12-patient-view",
+        json=hook_request(),
+        headers={"Origin": SANDBOX},
+        timeout=10,
     )
     assert call.status_code == 401  # no token; the browser may still read why
     assert call.headers["Access-Control-Allow-Origin"] == SANDBOX
