@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
+import urllib3
 
 from cds_service.data.templates import Query
 
@@ -178,8 +179,12 @@ def _get(
             return _read_json(resp, key, deadline)
     except FetchError:
         raise
-    except (requests.Timeout, TimeoutError) as exc:
+    except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
         raise FetchError(key, "FHIR server timed out") from exc
+    except urllib3.exceptions.HTTPError as exc:  # raised by raw body reads, unwrapped
+        if time.monotonic() >= deadline:
+            raise FetchError(key, "FHIR server timed out") from exc
+        raise FetchError(key, f"FHIR connection failed ({type(exc).__name__})") from exc
     except requests.RequestException as exc:
         if time.monotonic() >= deadline:
             raise FetchError(key, "FHIR server timed out") from exc

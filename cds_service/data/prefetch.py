@@ -196,7 +196,8 @@ def _fetch(
 
 
 def _words(key: str) -> str:
-    return f"'{key}' ({KEY_WORDS[key]})" if key in KEY_WORDS else f"'{key}'"
+    words = KEY_WORDS.get(key, key)
+    return f"'{key}'" if words == key else f"{words} ('{key}')"
 
 
 def _first_page_note(key: str) -> str:

@@ -92,7 +92,7 @@ class FaultServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _QuietServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
         threading.Thread(target=server.serve_forever, daemon=True, name="fault-fhir").start()
@@ -165,6 +165,13 @@ class FaultServer:
                 time.sleep(DRIP_INTERVAL_S)
         except OSError:  # the client gave up and closed the connection
             return
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that give up (the service at its deadline) are expected: no traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
 
 
 def _outcome(text: str) -> dict[str, Any]:

@@ -47,10 +47,10 @@ class Scenario:
         return str(self.request["context"]["patientId"])
 
     def resources(self) -> list[dict[str, Any]]:
-        """Every resource of the prefetch, plus a Patient when the prefetch has none."""
+        """Every resource of the prefetch (copies), plus a Patient when the prefetch has none."""
         found: list[dict[str, Any]] = []
         for value in (self.request.get("prefetch") or {}).values():
-            found.extend(_resources(value))
+            found.extend(copy.deepcopy(list(_resources(value))))
         if not any(r["resourceType"] == "Patient" for r in found):
             found.append({"resourceType": "Patient", "id": self.patient_id})
         return found
