@@ -42,6 +42,7 @@ class Seen:
 class FaultServer:
     resources: list[dict[str, Any]] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    drip_abandoned: list[float] = field(default_factory=list)  # monotonic: client hung up
     _server: ThreadingHTTPServer | None = None
     _release: threading.Event = field(default_factory=threading.Event)
 
@@ -164,7 +165,7 @@ class FaultServer:
                 h.wfile.flush()
                 time.sleep(DRIP_INTERVAL_S)
         except OSError:  # the client gave up and closed the connection
-            return
+            self.drip_abandoned.append(time.monotonic())
 
 
 class _QuietServer(ThreadingHTTPServer):
