@@ -5,9 +5,9 @@ PYTHON ?= python
 STAMP_DIR := .cache
 DEV_STAMP := $(STAMP_DIR)/dev-install.stamp
 
-.PHONY: test install postgres browser lint check-types check-imports pytest
+.PHONY: test install postgres browser fhirserver lint check-types check-imports pytest
 
-test: install postgres browser lint check-types check-imports pytest
+test: install postgres browser fhirserver lint check-types check-imports pytest
 
 # The package and its dev tools (editable, so the tests run the tree as it is).
 # Re-installed when pyproject.toml changes or the console script is gone.
@@ -26,6 +26,11 @@ postgres:
 browser:
 	@bash .ci/install-browser.sh
 
+# The test FHIR server (Medplum's engine + Node 22 from npm, into tests/fhirserver/node_modules)
+# for the FHIR fallback tests; the pytest fixture would also install it lazily.
+fhirserver:
+	@bash tests/fhirserver/install.sh
+
 lint: install
 	ruff check .
 
@@ -36,7 +41,7 @@ check-imports: install
 	lint-imports
 
 # pytest exits 5 when it collects no tests; that is a failure here, said out loud.
-pytest: install postgres browser
+pytest: install postgres browser fhirserver
 	@$(PYTHON) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
