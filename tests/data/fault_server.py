@@ -169,7 +169,13 @@ class FaultServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """Clients that give up (the service at its deadline) are expected: no traceback."""
+    """Clients that give up (the service at its deadline) are expected: no traceback.
+
+    A deep accept backlog: with the default of 5, a burst of concurrent connects can lose a
+    SYN and wait 1 s for its retransmission, which would look like a slow service.
+    """
+
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass
