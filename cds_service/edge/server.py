@@ -12,6 +12,7 @@ Prometheus multiprocess directory is set up here, also before the fork.
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 from typing import Any
 
@@ -73,6 +74,11 @@ def serve(app: Flask, settings: Settings) -> int:
     """Run `app` until SIGTERM/SIGINT; returns the exit status."""
     metrics.enable_multiprocess()  # before the fork: every worker writes its own files
     _give_back_large_buffers()  # before the fork: the workers inherit the setting
+    # Everything loaded so far (app, catalog, policy, FHIR models) lives as long as the
+    # process: out of the collector's sight, a full collection while a big body is being
+    # parsed no longer walks it, and the workers' copies of those pages stay shared.
+    gc.collect()
+    gc.freeze()
     options: dict[str, Any] = {
         "bind": bind_address(settings.host, settings.port),
         "workers": settings.workers,
