@@ -61,6 +61,30 @@ class RawData:
     resources: tuple[Mapping[str, Any], ...]
     notes: tuple[str, ...]  # words for a card: what could not be read in full
     keys_present: frozenset[str]
+    fetches: tuple[str, ...] = ()  # one outcome per key fetched from fhirServer (metrics)
+
+
+class DataMissing(DataUnavailable):
+    """412 for required data; carries the fetch outcomes so the edge can still count them."""
+
+    def __init__(self, diagnostics: str, fetches: tuple[str, ...]) -> None:
+        super().__init__(diagnostics)
+        self.fetches = fetches
+
+
+def fetch_outcome(reason: str | None) -> str:
+    """A small, data-free label for a fetch result: ok, timeout, unauthorized, ..."""
+    if reason is None:
+        return "ok"
+    if "timed out" in reason:
+        return "timeout"
+    if "HTTP 401" in reason or "HTTP 403" in reason:
+        return "unauthorized"
+    if "HTTP 404" in reason:
+        return "not-found"
+    if "non-JSON" in reason or " not " in reason:
+        return "bad-response"
+    return "error"
 
 
 def gather(
@@ -109,9 +133,11 @@ def gather(
                 failed[key] = problem
             elif request.fhir_server is not None:
                 notes.append(_unavailable_note(key))
-    elif jobs and fetcher is not None:  # (no fetcher is one of the problems above)
+    fetches: list[str] = []
+    if problem is None and jobs and fetcher is not None:  # (no fetcher is a problem above)
         results = _fetch(fetcher, jobs, request, settings)
         for key, result in results.items():
+            fetches.append(fetch_outcome(result.reason if isinstance(result, FetchError) else None))
             continuing = isinstance(jobs[key], Continuation)
             if isinstance(result, FetchError):
                 log.warning("fhir_fetch_failed", extra={"error_type": result.reason})
@@ -127,8 +153,8 @@ def gather(
             if result.truncated:
                 notes.append(_truncated_note(key, result.pages, result.stopped))
     if failed:
-        raise DataUnavailable(_missing_message(failed))
-    return RawData(tuple(resources), tuple(notes), frozenset(present))
+        raise DataMissing(_missing_message(failed), tuple(fetches))
+    return RawData(tuple(resources), tuple(notes), frozenset(present), tuple(fetches))
 
 
 _ABSENT: Any = object()

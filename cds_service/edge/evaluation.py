@@ -16,6 +16,7 @@ from typing import Any
 from cds_service.cards import RenderContext, render_cards
 from cds_service.data import gather
 from cds_service.data.fhir_client import FhirFetcher
+from cds_service.data.prefetch import DataMissing
 from cds_service.edge import ledger, metrics
 from cds_service.policy import Policy
 from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
@@ -67,7 +68,12 @@ class Evaluator:
             if not concerns_b12(orders):
                 # e.g. order-select fired before a drug was chosen: nothing to say
                 return Evaluation({"cards": []}, (), ())
-        raw = gather(request, service, fetcher=self.fetcher, settings=self.settings)
+        try:
+            raw = gather(request, service, fetcher=self.fetcher, settings=self.settings)
+        except DataMissing as exc:
+            _count_fetches(exc.fetches)
+            raise
+        _count_fetches(raw.fetches)
         notes = tuple(DataGap(topic="bundle", message=note) for note in raw.notes)
         record = read_record(request.patient_id, raw.resources, self.policy, notes)
         today = self.clock()
@@ -103,6 +109,11 @@ class Evaluator:
             tuple(f.rule_id for f in findings),
             tuple(f.rule_id for f in run.failures),
         )
+
+
+def _count_fetches(outcomes: tuple[str, ...]) -> None:
+    for outcome in outcomes:
+        metrics.fhir_fetch(outcome)
 
 
 def concerns_b12(orders: Orders) -> bool:

@@ -183,3 +183,25 @@ def test_zz_print_the_measured_table() -> None:
     print("| --- | --- | --- | --- |")
     for fault, (status, seconds, said) in MEASURED.items():
         print(f"| {fault} | {status} | {seconds:.3f} | {said} |")
+
+
+def _fetch_counts(service: LiveService) -> dict[str, float]:
+    text = requests.get(f"{service.base_url}/metrics", timeout=10).text
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("b12cds_fhir_fetches_total{"):
+            label = line.split('outcome="', 1)[1].split('"', 1)[0]
+            counts[label] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_fallback_fetches_are_counted_in_metrics_by_outcome(
+    fault_service: LiveService, faults: FaultServer
+) -> None:
+    before = _fetch_counts(fault_service)
+    assert timed_call(fault_service, no_prefetch(faults.base("ok")))[0].status_code == 200
+    assert timed_call(fault_service, no_prefetch(faults.base("401")))[0].status_code == 412
+    after = _fetch_counts(fault_service)
+    gained = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    assert gained.get("ok", 0) >= len(REQUIRED)  # every required key fetched once
+    assert gained.get("unauthorized", 0) >= 1
