@@ -220,9 +220,7 @@ class PatientIndex:
             batch.clear()
 
     def patient_count(self) -> int:
-        count: int = self._db.execute(
-            "SELECT count(DISTINCT patient) FROM resource"
-        ).fetchone()[0]
+        count: int = self._db.execute("SELECT count(DISTINCT patient) FROM resource").fetchone()[0]
         return count
 
     def groups(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:

@@ -81,9 +81,7 @@ def resources_of(body: Mapping[str, Any]) -> list[Any]:
     return [v for v in prefetch.values() if v is not None] if isinstance(prefetch, dict) else []
 
 
-def build_trend(
-    patient_id: str, resources: Sequence[Any], policy: Policy, today: date
-) -> Trend:
+def build_trend(patient_id: str, resources: Sequence[Any], policy: Policy, today: date) -> Trend:
     record = read_record(patient_id, resources, policy)
     given = b12_injections_given(record)
     injections = sorted({m.start.earliest for m in given if m.start is not None})
@@ -101,8 +99,7 @@ def build_trend(
 
 def _points(results: tuple[LabResult, ...]) -> tuple[Point, ...]:
     points = [
-        Point(r.when.earliest, r.value, r.comparator, f"{r.when.text}: {r.shown}")
-        for r in results
+        Point(r.when.earliest, r.value, r.comparator, f"{r.when.text}: {r.shown}") for r in results
     ]
     return tuple(sorted(points, key=lambda p: p.day))
 
@@ -137,11 +134,20 @@ def render_svg(trend: Trend) -> str:
         (trend.b12_adequate, f"adequate ≥ {trend.b12_adequate:g}", TARGET_COLOUR),
         (trend.b12_deficient, f"deficient < {trend.b12_deficient:g}", LOW_COLOUR),
     )
-    hcy_lines = ((trend.homocysteine_target, f"target < {trend.homocysteine_target:g}", TARGET_COLOUR),)
+    hcy_lines = (
+        (trend.homocysteine_target, f"target < {trend.homocysteine_target:g}", TARGET_COLOUR),
+    )
     parts.extend(_panel("b12", "B12 (pmol/L)", trend.b12, b12_lines, B12_COLOUR, TOP, x))
     parts.extend(
-        _panel("homocysteine", "Homocysteine (µmol/L)", trend.homocysteine, hcy_lines,
-               HCY_COLOUR, TOP + PANEL_HEIGHT + GAP, x)
+        _panel(
+            "homocysteine",
+            "Homocysteine (µmol/L)",
+            trend.homocysteine,
+            hcy_lines,
+            HCY_COLOUR,
+            TOP + PANEL_HEIGHT + GAP,
+            x,
+        )
     )
     bottom = TOP + 2 * PANEL_HEIGHT + GAP
     for day in trend.injections:
@@ -246,15 +252,20 @@ def _legend(with_injections: bool) -> str:
     items = [
         (f'<circle cx="{LEFT + 4}" cy="{y - 4}" r="4" fill="{B12_COLOUR}"/>', "B12"),
         (f'<circle cx="{LEFT + 4}" cy="{y - 4}" r="4" fill="{HCY_COLOUR}"/>', "homocysteine"),
-        (f'<line x1="{LEFT}" x2="{LEFT + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{TARGET_COLOUR}" '
-         f'stroke-width="1.5" stroke-dasharray="6 4"/>', "target"),
+        (
+            f'<line x1="{LEFT}" x2="{LEFT + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{TARGET_COLOUR}" '
+            f'stroke-width="1.5" stroke-dasharray="6 4"/>',
+            "target",
+        ),
     ]
     if with_injections:
-        items.append((
-            f'<path d="M{LEFT - 1},{y} L{LEFT + 9},{y} L{LEFT + 4},{y - 8} Z" '
-            f'fill="{INJECTION_COLOUR}"/>',
-            "B12 injection",
-        ))
+        items.append(
+            (
+                f'<path d="M{LEFT - 1},{y} L{LEFT + 9},{y} L{LEFT + 4},{y - 8} Z" '
+                f'fill="{INJECTION_COLOUR}"/>',
+                "B12 injection",
+            )
+        )
     out = ['<g class="legend">']
     offset = WIDTH - RIGHT - 110 * len(items) - LEFT + 20
     for i, (mark, label) in enumerate(items):

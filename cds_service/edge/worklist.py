@@ -144,7 +144,9 @@ def run_worklist(
                         summary.patients += 1
                         summary.patients_needing_action += bool(rows)
                         for row in rows:
-                            summary.by_rule[row["rule_id"]] = summary.by_rule.get(row["rule_id"], 0) + 1
+                            summary.by_rule[row["rule_id"]] = (
+                                summary.by_rule.get(row["rule_id"], 0) + 1
+                            )
                         bar.update(1)
                 summary.rows = results.count()
                 summary.csv_path, summary.json_path = _write(
