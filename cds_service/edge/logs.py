@@ -74,6 +74,8 @@ def logging_config(level: str) -> dict[str, Any]:
             "gunicorn.error": {"level": level, "handlers": ["error_console"], "propagate": False},
             "gunicorn.access": {"level": "WARNING", "handlers": ["console"], "propagate": False},
             "werkzeug": {"level": "WARNING"},
+            # migrations at start-up: their plugin chatter is not operational news
+            "alembic": {"level": "WARNING"},
         },
     }
 
