@@ -69,3 +69,17 @@ def test_scenario(folder: Path, frozen_server: LiveService) -> None:
     for resource in _suggested_resources(body["cards"]):
         model = get_fhir_model_class(resource["resourceType"])
         model.model_validate(resource)
+
+
+def test_by_default_a_card_repeats_when_the_chart_is_reopened_in_the_same_encounter(
+    frozen_server: LiveService,
+) -> None:
+    """Once-per-encounter suppression is a site opt-in: by default a warning is never hidden."""
+    request = _load(FIXTURES / "story-3-fires-injection-overdue", "request")
+    request["context"]["encounterId"] = "enc-repeat"
+    url = f"{frozen_server.base_url}/cds-services/b12-patient-view"
+    for _ in range(2):
+        body = requests.post(url, json=request, timeout=15).json()
+        assert [c["source"]["topic"]["code"] for c in body["cards"]] == [
+            "maintenance-injection-overdue"
+        ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import requests
 from sqlalchemy import create_engine, text
 
+from cds_service.policy import DEFAULT_POLICY_PATH
 from tests.support.live import REPO, LiveService, start_service
 
 FIXTURES = REPO / "fixtures"
@@ -32,6 +34,15 @@ DECLINED = {"system": "https://b12-cds.example.org/override-reasons", "code": "p
 TIMEOUT = 20
 
 
+def fatigue_policy_file() -> Path:
+    """The default policy with every alert-fatigue control on (once per encounter is opt-in)."""
+    data = json.loads(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    data["suppression"]["once_per_encounter"] = True
+    path = Path(tempfile.mkdtemp(prefix="b12cds-policy-")) / "fatigue.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
 def start_store_service(database_url: str, workers: int = 3) -> LiveService:
     return start_service(
         [
@@ -43,7 +54,7 @@ def start_store_service(database_url: str, workers: int = 3) -> LiveService:
             "--workers",
             str(workers),
         ],
-        {"B12CDS_DATABASE_URL": database_url},
+        {"B12CDS_DATABASE_URL": database_url, "B12CDS_POLICY": str(fatigue_policy_file())},
         "store",
     )
 
