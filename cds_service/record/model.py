@@ -229,7 +229,11 @@ class MedicationUse:
 
     @property
     def is_finite_course(self) -> bool:
-        """A loading course or one-off: a small count or a short bounded schedule."""
+        """A bounded series: a small count or a short bounded schedule.
+
+        Whether that is loading or a fixed run of maintenance doses is a clinical
+        question the rules answer (`rules.facts.is_loading_or_one_off`), by spacing.
+        """
         if self.repeat_count is not None and self.repeat_count <= 12:
             return True
         return self.bounds_days is not None and self.bounds_days <= 56

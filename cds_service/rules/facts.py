@@ -229,7 +229,7 @@ def maintenance_in_place(record: PatientRecord, today: date) -> bool:
 def loading_course_running(record: PatientRecord, today: date) -> MedicationUse | None:
     """An active finite B12 course whose scheduled end has not passed yet."""
     for med in ongoing_b12(record, today):
-        if not med.is_finite_course or med.start is None:
+        if not is_loading_or_one_off(med) or med.start is None:
             continue
         length = med.bounds_days
         if length is None and med.repeat_count is not None:
