@@ -8,8 +8,8 @@ When (patient-view):
   the last 4 months.
 When (order-sign):
 - a B12 order in the draft orders is being stopped or cancelled, the patient has an
-  irreversible cause, and no replacement B12 (another B12 draft, or another current B12
-  therapy in the record) remains.
+  irreversible cause, and no replacement B12 (another B12 draft — IM, or oral at least 1 mg —
+  or another current B12 therapy in the record) remains.
 Then: critical for pernicious anaemia, gastric surgery or ileal resection when B12 deficiency
 is documented; warning otherwise. Suggest keeping (or restarting) hydroxocobalamin 1 mg IM
 every 3 months (every 2 months with neurological involvement).
@@ -21,7 +21,7 @@ Why: stopping in an irreversible cause leads back to deficiency and irreversible
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, DraftOrder
+from cds_service.record.model import Agent, DraftOrder, Route
 from cds_service.rules import facts
 from cds_service.rules.base import (
     GIVEN_ELSEWHERE,
@@ -49,10 +49,19 @@ def _stops_without_replacement(inp: RuleInput) -> tuple[DraftOrder, ...]:
     if not stops:
         return ()
     stopped_refs = {d.ref for d in stops}
+    minimum = inp.policy.threshold("oral_dose_malabsorption_min_mg")
     replacement = [
         d
         for d in inp.orders.with_agent(Agent.B12)
-        if not d.is_stop and d.status not in ("entered-in-error", "completed")
+        if not d.is_stop
+        and d.status not in ("entered-in-error", "completed")
+        and d.medication is not None
+        # a low-dose oral product (e.g. 50 micrograms) does not replace lifelong B12
+        and not (
+            d.medication.route is Route.ORAL
+            and d.medication.dose_mg is not None
+            and d.medication.dose_mg < minimum
+        )
     ]
     ongoing = [m for m in facts.ongoing_b12(inp.record, inp.today) if m.ref not in stopped_refs]
     return () if replacement or ongoing else stops

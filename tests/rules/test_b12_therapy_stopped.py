@@ -150,6 +150,11 @@ CASES = cases(
         None,
     ),
     sign(
+        "order-sign: stopped and only oral B12 50 micrograms put in its place: critical",
+        stopping(PA, replacement=oral_b12(0.05)),
+        "critical",
+    ),
+    sign(
         "order-sign: stopped but a new IM order in the same drafts: silent",
         stopping(PA, replacement=im_order(every=56, start=0)),
         None,
