@@ -9,7 +9,7 @@ hydroxocobalamin, folinates), and by name only as a last resort, which is flagge
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from cds_service.policy import Policy
@@ -181,8 +181,46 @@ def _route(
     return Route.UNKNOWN
 
 
-def _dose_mg(quantity: JSON | None, keys: list[str], index: PolicyIndex) -> float | None:
-    """One dose in mg; mL only for the 1 mg/mL injectable products."""
+# Unit doses ("{pill}", tablet...) take the strength from a solid product's name, e.g.
+# RxNorm "vitamin B12 0.05 MG Oral Tablet": the CDS Hooks sandbox always sends {pill}.
+_UNIT_DOSES = frozenset(
+    {
+        "{pill}",
+        "pill",
+        "{tbl}",
+        "tbl",
+        "tab",
+        "tablet",
+        "{tablet}",
+        "{capsule}",
+        "capsule",
+        "cap",
+        "{lozenge}",
+        "lozenge",
+        "1",
+        "{unit}",
+    }
+)
+_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|ug|µg|microgram)s?\b(?!\s*/)", re.IGNORECASE)
+_SOLID = re.compile(r"tablet|capsule|lozenge|chewable|pill", re.IGNORECASE)
+
+
+def _unit_strength_mg(names: Sequence[str]) -> float | None:
+    """The strength of one solid unit, when exactly one is named (never for solutions)."""
+    for name in names:
+        if not _SOLID.search(name):
+            continue
+        found = {(float(m[1]), m[2].lower()) for m in _STRENGTH.finditer(name)}
+        if len(found) == 1:
+            amount, unit = found.pop()
+            return amount if unit == "mg" else amount / 1000
+    return None
+
+
+def _dose_mg(
+    quantity: JSON | None, keys: list[str], index: PolicyIndex, names: Sequence[str] = ()
+) -> float | None:
+    """One dose in mg; mL only for the 1 mg/mL injectable products; unit doses by strength."""
     if quantity is None:
         return None
     value = number(quantity.get("value"))
@@ -198,6 +236,9 @@ def _dose_mg(quantity: JSON | None, keys: list[str], index: PolicyIndex) -> floa
             k in index.b12_injectable for k in keys
         ):
             return value
+        if key in _UNIT_DOSES:
+            strength = _unit_strength_mg(names)
+            return None if strength is None else round(value * strength, 6)
     return None
 
 
@@ -345,7 +386,9 @@ def read_medication(
         start=start,
         end=fuzzy_date(_raw_end(resource, repeat)),
         name=name,
-        dose_mg=_dose_mg(_dose_quantity(dosage, source), keys, index),
+        dose_mg=_dose_mg(
+            _dose_quantity(dosage, source), keys, index, names + _policy_names(keys, policy)
+        ),
         interval_days=interval,
         interval_from_text=from_text,
         repeat_count=repeat_count if repeat_count is not None and repeat_count >= 0 else None,

@@ -196,7 +196,9 @@ def test_route_can_come_from_the_medication_dose_form(policy: Policy) -> None:
         (HYDROXO_INJ, {"value": 0.001, "unit": "g"}, 1.0),
         (HYDROXO_INJ, {"value": 1, "unit": "mL"}, 1.0),
         (B12_ORAL_1MG, {"value": 1, "unit": "mL"}, None),  # not a 1 mg/mL product
-        (B12_ORAL_1MG, {"value": 2, "code": "{pill}"}, None),
+        (B12_ORAL_1MG, {"value": 2, "code": "{pill}"}, 2.0),  # 2 x the 1 MG tablet
+        ("105686", {"value": 1, "code": "{pill}"}, 0.05),  # vitamin B12 0.05 MG Oral Tablet
+        (HYDROXO_INJ, {"value": 1, "code": "{pill}"}, None),  # a solution has no unit strength
         (HYDROXO_INJ, {"value": 1}, None),
     ],
 )

@@ -64,7 +64,8 @@ def test_a_sandbox_order_with_a_drug_is_read_despite_not_being_valid_r4(policy: 
     (draft,) = read_orders(bundle, None, policy).drafts
     assert draft.medication is not None
     assert draft.medication.agent is Agent.FOLIC_ACID
-    assert (draft.medication.interval_days, draft.medication.dose_mg) == (1.0, None)
+    # {pill} x "Folic Acid 5 MG Oral Tablet": the strength comes from the product name
+    assert (draft.medication.interval_days, draft.medication.dose_mg) == (1.0, 5.0)
     assert draft.medication.status == "draft"
     assert draft.raw is bundle["entry"][0]["resource"]
 
