@@ -30,7 +30,7 @@ from cds_service.rules.base import (
     ReplaceWithB12Injection,
     SuggestionIntent,
 )
-from cds_service.rules.facts import DAYS_PER_MONTH, interval_text
+from cds_service.rules.facts import interval_text, prescribing_unit
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -68,12 +68,8 @@ LAB_ORDERS: Mapping[Analyte, tuple[str, str]] = {
 
 def _repeat(days: int) -> dict[str, Any]:
     """A timing.repeat in the unit a prescriber would write: weeks, months or days."""
-    months = days / DAYS_PER_MONTH
-    if round(months) >= 1 and abs(months - round(months)) < 0.05:
-        return {"frequency": 1, "period": round(months), "periodUnit": "mo"}
-    if days % 7 == 0 and days >= 7:
-        return {"frequency": 1, "period": days // 7, "periodUnit": "wk"}
-    return {"frequency": 1, "period": days, "periodUnit": "d"}
+    period, unit = prescribing_unit(days)
+    return {"frequency": 1, "period": period, "periodUnit": unit}
 
 
 class SuggestionWriter:

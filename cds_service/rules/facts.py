@@ -51,17 +51,24 @@ def days_ago_text(days: int) -> str:
     return "today" if days <= 0 else ("1 day ago" if days == 1 else f"{days} days ago")
 
 
-def interval_text(days: float) -> str:
-    """Human interval as a prescriber writes it: "3 months", "12 weeks", "2 days"."""
+def prescribing_unit(days: float) -> tuple[int, str]:
+    """An interval in the unit a prescriber writes it: (3, "mo"), (12, "wk") or (2, "d")."""
     rounded = round(days)
     months = days / DAYS_PER_MONTH
     if round(months) >= 1 and abs(months - round(months)) < 0.05:
-        n = round(months)
-        return "1 month" if n == 1 else f"{n} months"
+        return round(months), "mo"
     if rounded % 7 == 0 and rounded >= 7:
-        n = rounded // 7
-        return "1 week" if n == 1 else f"{n} weeks"
-    return "1 day" if rounded == 1 else f"{rounded} days"
+        return rounded // 7, "wk"
+    return rounded, "d"
+
+
+_UNIT_WORDS = {"mo": "month", "wk": "week", "d": "day"}
+
+
+def interval_text(days: float) -> str:
+    """Human interval: "3 months", "12 weeks", "2 days"."""
+    n, unit = prescribing_unit(days)
+    return f"{n} {_UNIT_WORDS[unit]}{'' if n == 1 else 's'}"
 
 
 def dose_text(mg: float) -> str:
