@@ -23,7 +23,7 @@ from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
 from cds_service.protocol.errors import ServiceError
 from cds_service.protocol.request import HookRequest
 from cds_service.record import read_orders, read_record
-from cds_service.record.model import Agent, DataGap, Orders
+from cds_service.record.model import Agent, DataGap, Orders, PatientRecord, Source
 from cds_service.rules import run_rules
 from cds_service.rules.base import RuleInput
 from cds_service.settings import Settings
@@ -94,7 +94,7 @@ class Evaluator:
             today=today,
             encounter_id=request.encounter_id,
             user_id=request.user_id,
-            resources=_updatable_resources(raw.resources, orders),
+            resources=_updatable_resources(record, orders),
         )
         cards = render_cards(findings, context)
         response: dict[str, Any] = {"cards": cards}
@@ -124,14 +124,13 @@ def concerns_b12(orders: Orders) -> bool:
 
 
 def _updatable_resources(
-    resources: tuple[Mapping[str, Any], ...], orders: Orders | None
+    record: PatientRecord, orders: Orders | None
 ) -> dict[str, Mapping[str, Any]]:
-    """Raw resources a card may suggest updating, by "Type/id"."""
-    found: dict[str, Mapping[str, Any]] = {}
-    for resource in resources:
-        rid = resource.get("id")
-        if resource.get("resourceType") == "MedicationRequest" and isinstance(rid, str):
-            found[f"MedicationRequest/{rid}"] = resource
+    """Raw resources a card may suggest updating, by "Type/id": the record's medication
+    orders (the reader already kept each one's JSON) and the draft orders."""
+    found: dict[str, Mapping[str, Any]] = {
+        m.ref: m.raw for m in record.medications if m.source is Source.REQUEST
+    }
     for draft in orders.drafts if orders is not None else ():
         found[draft.ref] = draft.raw
     return found
