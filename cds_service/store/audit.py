@@ -74,11 +74,12 @@ def record_issued(store: Store, call: HookCall, cards: Sequence[CardIssue], now:
         for suggestion in dict.fromkeys(card.suggestion_uuids)
     ]
     # Core inserts (executemany), not ORM objects: this runs on every answer with a card,
-    # and the unit-of-work bookkeeping cost more than the write itself.
-    with store.transaction() as session:
-        session.execute(insert(_CARDS), card_rows)  # parents first: suggestions refer to them
+    # and the unit-of-work bookkeeping cost more than the write itself. Committed before
+    # the answer is sent, not flushed to disk first (see `Store.ledgering`).
+    with store.ledgering() as conn:
+        conn.execute(insert(_CARDS), card_rows)  # parents first: suggestions refer to them
         if suggestion_rows:
-            session.execute(insert(_SUGGESTIONS), suggestion_rows)
+            conn.execute(insert(_SUGGESTIONS), suggestion_rows)
 
 
 def suppressed_rules(
@@ -99,9 +100,9 @@ def suppressed_rules(
         return {}
     patient, encounter = _keys(store, call)
     held: dict[str, str] = {}
-    with store.transaction() as session:
+    with store.reading() as conn:
         if patient is not None and policy.override_days > 0 and policy.override_reason_codes:
-            rows = session.execute(
+            rows = conn.execute(
                 _OVERRIDDEN,
                 {
                     "patient": patient,
@@ -113,7 +114,7 @@ def suppressed_rules(
             held.update((rule, "overridden") for rule in rows)
         rest = wanted - set(held)
         if encounter is not None and policy.once_per_encounter and rest:
-            rows = session.execute(
+            rows = conn.execute(
                 _SHOWN_IN_ENCOUNTER,
                 {"encounter": encounter, "service": call.service_id, "rules": sorted(rest)},
             ).scalars()

@@ -5,6 +5,14 @@ and `BEGIN IMMEDIATE` transactions, so several worker processes write without
 "database is locked" errors and a commit is on disk before the answer goes out.
 PostgreSQL is reached through psycopg 3 (`postgresql+psycopg://`; a bare
 `postgresql://` URL is read the same way).
+
+Two lighter kinds of transaction serve the hook-call path, where every millisecond is
+the clinician's: `reading()` (SQLite: a deferred BEGIN, so a read never queues behind
+a writer) and `ledgering()` for the issued-card ledger, committed before the answer goes
+out (feedback from any worker finds the card at once) but not flushed to disk first
+(SQLite `synchronous=NORMAL` in WAL, PostgreSQL `synchronous_commit = off`): it
+survives a killed process, and only an OS crash or power cut can lose its last moments.
+Feedback, secrets and replay marks keep the fully durable `transaction()`.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +44,8 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = _create(url)
+        # SQLite: a second pool whose connections never fsync on commit (see `ledgering`)
+        self._light = _create(url, synchronous="NORMAL") if self.backend == "sqlite" else None
         self._pid = os.getpid()
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._secret: bytes | None = None
@@ -44,8 +54,15 @@ class Store:
     def engine(self) -> Engine:
         if self._pid != os.getpid():
             self._engine.dispose(close=False)  # the parent's connections stay the parent's
+            if self._light is not None:
+                self._light.dispose(close=False)
             self._pid = os.getpid()
         return self._engine
+
+    @property
+    def _light_engine(self) -> Engine:
+        engine = self.engine  # re-pools both after a fork
+        return self._light if self._light is not None else engine
 
     @property
     def backend(self) -> str:
@@ -67,8 +84,25 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction that takes no write lock (WAL readers never wait)."""
+        with self._light_engine.connect() as conn:
+            with conn.execution_options(sqlite_begin="BEGIN").begin():
+                yield conn
+
+    @contextmanager
+    def ledgering(self) -> Iterator[Connection]:
+        """A write committed (visible to all) before returning, but not flushed to disk."""
+        with self._light_engine.connect() as conn, conn.begin():
+            if self.backend == "postgresql":
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            yield conn
+
     def dispose(self) -> None:
         self._engine.dispose()
+        if self._light is not None:
+            self._light.dispose()
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
@@ -92,24 +126,24 @@ def _describe(url: str) -> str:
         return "(unparsable URL)"
 
 
-def _create(url: str) -> Engine:
+def _create(url: str, *, synchronous: str = "FULL") -> Engine:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, synchronous)
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -117,5 +151,7 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         # take the write lock up front: a deferred read-then-write transaction can
-        # fail with SQLITE_BUSY at once instead of waiting its turn
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # fail with SQLITE_BUSY at once instead of waiting its turn (reads say BEGIN)
+        connection.exec_driver_sql(
+            connection.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE")
+        )
