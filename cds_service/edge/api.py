@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, g, request
 from cds_service.edge import metrics as prometheus
 from cds_service.edge.auth import authenticate
 from cds_service.edge.destinations import confine, explained
-from cds_service.edge.limits import check_shape
+from cds_service.edge.limits import check_request_shape, check_shape
 from cds_service.edge.runtime import Runtime
 from cds_service.protocol.catalog import ServiceDefinition, first_error
 from cds_service.protocol.errors import BadRequest, NotFound, TooLarge
@@ -52,7 +52,7 @@ def hook_call(service_id: str) -> Response:
     rt = runtime()
     service = _admit(rt, service_id)
     data = decode_json(request.get_data(cache=False))
-    check_shape(data)
+    check_request_shape(data)
     hook_request = hook_request_from(data, service, rt.catalog)
     g.log_fields["hook_instance"] = hook_request.hook_instance
     hook_request, refused = confine(hook_request, g.caller)

@@ -18,6 +18,7 @@ from cds_service.data import gather
 from cds_service.data.fhir_client import FhirFetcher
 from cds_service.data.prefetch import DataMissing
 from cds_service.edge import ledger, metrics
+from cds_service.edge.limits import within_shape
 from cds_service.policy import Policy
 from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
 from cds_service.protocol.errors import ServiceError
@@ -127,9 +128,13 @@ def _updatable_resources(
     record: PatientRecord, orders: Orders | None
 ) -> dict[str, Mapping[str, Any]]:
     """Raw resources a card may suggest updating, by "Type/id": the record's medication
-    orders (the reader already kept each one's JSON) and the draft orders."""
+    orders (the reader already kept each one's JSON) and the draft orders. An order from
+    prefetch or the FHIR server was never walked whole, so it is offered for update only
+    within the shape limits (a suggestion echoes it back)."""
     found: dict[str, Mapping[str, Any]] = {
-        m.ref: m.raw for m in record.medications if m.source is Source.REQUEST
+        m.ref: m.raw
+        for m in record.medications
+        if m.source is Source.REQUEST and within_shape(m.raw)
     }
     for draft in orders.drafts if orders is not None else ():
         found[draft.ref] = draft.raw

@@ -146,7 +146,9 @@ def test_a_scenario_per_hook_shows_its_cards_and_the_trend(
     assert any(kind in shown_actions for kind in ("create", "update", "delete"))
     assert "resourcetype" in shown_actions or "/" in shown_actions
 
-    trend = requests.post(f"{frozen_server.base_url}/demo/trend", json=_request(scenario), timeout=10)
+    trend = requests.post(
+        f"{frozen_server.base_url}/demo/trend", json=_request(scenario), timeout=10
+    )
     assert trend.status_code == 200
     series = trend.json()
     svg = browser.find_element(By.CSS_SELECTOR, "#chart svg.trend")
@@ -177,8 +179,11 @@ def test_card_text_from_the_request_is_never_markup(
     area = browser.find_element(By.ID, "request-body")
     browser.execute_script("arguments[0].value = arguments[1];", area, text)
     Select(browser.find_element(By.ID, "hook")).select_by_visible_text(
-        next(o.text for o in Select(browser.find_element(By.ID, "hook")).options
-             if o.get_attribute("data-hook") == "patient-view")
+        next(
+            o.text
+            for o in Select(browser.find_element(By.ID, "hook")).options
+            if o.get_attribute("data-hook") == "patient-view"
+        )
     )
     _send(browser)
 

@@ -49,7 +49,9 @@ def test_everything_is_404_unless_demo_mode_without_auth(
             assert requests.get(server.base_url + path, timeout=10).status_code == 404, path
         scenario = requests.get(f"{server.base_url}/demo/scenarios/{SCENARIOS[0]}", timeout=10)
         assert scenario.status_code == 404
-        trend = requests.post(f"{server.base_url}/demo/trend", json=_request(SCENARIOS[0]), timeout=10)
+        trend = requests.post(
+            f"{server.base_url}/demo/trend", json=_request(SCENARIOS[0]), timeout=10
+        )
         assert trend.status_code == 404
         markdown = requests.post(f"{server.base_url}/demo/markdown", json={"texts": []}, timeout=10)
         assert markdown.status_code == 404
@@ -79,17 +81,25 @@ def test_a_scenario_is_served_byte_for_byte_and_nothing_else(frozen_server: Live
     assert answer.status_code == 200
     assert answer.content == (FIXTURES / name / "request.json").read_bytes()
     for bad in ("no-such-scenario", "..%2Fpyproject.toml", "README.md", "generate.py"):
-        assert requests.get(f"{frozen_server.base_url}/demo/scenarios/{bad}", timeout=10).status_code == 404
+        assert (
+            requests.get(f"{frozen_server.base_url}/demo/scenarios/{bad}", timeout=10).status_code
+            == 404
+        )
 
 
 def test_trend_series_come_from_the_request_alone(frozen_server: LiveService) -> None:
     answer = requests.post(
-        f"{frozen_server.base_url}/demo/trend", json=_request("story-1-fires-loading-done"), timeout=10
+        f"{frozen_server.base_url}/demo/trend",
+        json=_request("story-1-fires-loading-done"),
+        timeout=10,
     )
     assert answer.status_code == 200
     trend = answer.json()
     assert trend["today"] == "2026-11-25"  # the service's own clock (frozen here)
-    assert [(p["date"], p["value"]) for p in trend["b12"]] == [("2026-09-26", 110), ("2026-11-22", 453)]
+    assert [(p["date"], p["value"]) for p in trend["b12"]] == [
+        ("2026-09-26", 110),
+        ("2026-11-22", 453),
+    ]
     assert [(p["date"], p["value"]) for p in trend["homocysteine"]] == [("2026-11-22", 9.2)]
     assert trend["injections"] == ["2026-10-28", "2026-11-04", "2026-11-11", "2026-11-18"]
     assert trend["targets"] == {"b12": 258, "homocysteine": 10}
@@ -106,7 +116,9 @@ def test_trend_without_results_has_no_chart_and_bad_bodies_are_400(
     assert empty.status_code == 200
     assert empty.json()["svg"] is None and empty.json()["b12"] == []
     for body in (b"not json", b"[]", b'{"context": {}}', b'{"context": {"patientId": 7}}'):
-        bad = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+        bad = requests.post(
+            url, data=body, headers={"Content-Type": "application/json"}, timeout=10
+        )
         assert bad.status_code == 400, body
         assert bad.json()["resourceType"] == "OperationOutcome"
 

@@ -4,6 +4,7 @@ headers on every answer, and CORS for browser clients, against real servers."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,11 @@ import requests
 from tests.security.conftest import JwtWorld
 from tests.security.jwt_kit import claims, sign
 from tests.support.hook_calls import hook_request
-from tests.support.live import LiveService, start_b12_cds
+from tests.support.live import REPO, LiveService, start_b12_cds, start_service
 from tests.support.schemas import assert_operation_outcome
 
 HOOK = "/cds-services/b12-patient-view"
+FIXTURES = REPO / "fixtures"
 ORIGIN = "http://localhost:3000"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -80,6 +82,69 @@ def test_more_than_100000_resources_is_400(open_server: LiveService) -> None:
     response = post(open_server, body)
     assert response.status_code == 400
     assert "more than 100000 FHIR resources" in assert_operation_outcome(response.json())
+
+
+def test_an_oversized_prefetch_bundle_is_400(open_server: LiveService) -> None:
+    body = hook_request()
+    body["prefetch"]["labs"] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Basic"}}] * 10_001,
+    }
+    response = post(open_server, body)
+    assert response.status_code == 400
+    assert "more than 10000 items" in assert_operation_outcome(response.json())
+
+
+@pytest.fixture(scope="module")
+def frozen_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """Today frozen at the fixtures' 2026-11-25, so their cards fire."""
+    db = Path(tmp_path_factory.mktemp("limits-frozen")) / "b12cds.sqlite3"
+    argv = [sys.executable, "-m", "tests.support.frozen_serve", "--port", "0", "--workers", "1"]
+    service = start_service(argv, {"B12CDS_DATABASE_URL": f"sqlite:///{db}"}, "limits-frozen")
+    yield service
+    service.stop()
+
+
+def _with_deep_extension(resource: dict[str, Any], levels: int) -> None:
+    """Valid FHIR: an extension of an extension of ... (two JSON levels each)."""
+    deep: dict[str, Any] = {"url": "https://example.org/deep", "valueString": "leaf"}
+    for _ in range(levels // 2):
+        deep = {"url": "https://example.org/deep", "extension": [deep]}
+    resource["extension"] = [deep]
+
+
+def _update_actions(response: requests.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text[:300]
+    return [
+        action
+        for card in response.json()["cards"]
+        for suggestion in card.get("suggestions", ())
+        for action in suggestion.get("actions", ())
+        if action["type"] == "update"
+    ]
+
+
+@pytest.mark.parametrize("levels", [70, 300])
+def test_deep_nesting_inside_prefetch_is_read_past_and_never_echoed(
+    frozen_server: LiveService, levels: int
+) -> None:
+    """Prefetch is not walked whole: a deep resource costs nothing unless it is echoed.
+
+    symptoms-recurring offers to update the patient's maintenance order; when that order
+    nests deeper than the limits the card stays, without the update (echoing it would
+    break the response), and deep nesting in other resources changes nothing.
+    """
+    body = json.loads((FIXTURES / "fires-symptoms-phq9-crosses-10" / "request.json").read_text())
+    assert len(_update_actions(post(frozen_server, body))) == 2  # the fixture as it is
+    for entry in body["prefetch"]["labs"]["entry"]:
+        _with_deep_extension(entry["resource"], levels)
+    assert len(_update_actions(post(frozen_server, body))) == 2
+    (order,) = [e["resource"] for e in body["prefetch"]["medrequests"]["entry"]]
+    _with_deep_extension(order, levels)
+    response = post(frozen_server, body)
+    assert _update_actions(response) == []
+    assert "symptoms-recurring" in {c["source"]["topic"]["code"] for c in response.json()["cards"]}
 
 
 def test_the_largest_legal_request_is_answered_quickly(open_server: LiveService) -> None:

@@ -106,7 +106,9 @@ def test_odd_exports_are_read_line_by_line_and_bad_lines_skipped(tmp_path: Path)
     lines: dict[str, list[str]] = defaultdict(list)
     for resource_type, text in template.variants[0]:
         if resource_type != "Patient":
-            text = text.replace('"Patient/@@PATIENT@@"', '"https://ehr.example.org/fhir/Patient/@@PATIENT@@"')
+            text = text.replace(
+                '"Patient/@@PATIENT@@"', '"https://ehr.example.org/fhir/Patient/@@PATIENT@@"'
+            )
             lines[resource_type].append(text.replace("@@PATIENT@@", "p-abs"))
     observations = lines.pop("Observation")
     (export / "Observation.000.ndjson").write_text(observations[0] + "\n\n{not json\n[1, 2]\n")
@@ -114,7 +116,9 @@ def test_odd_exports_are_read_line_by_line_and_bad_lines_skipped(tmp_path: Path)
         stream.write("\n".join(observations[1:]) + "\n")
     for resource_type, items in lines.items():
         (export / f"{resource_type}.ndjson").write_text("\n".join(items) + "\n")
-    (export / "Encounter.ndjson").write_text('{"resourceType": "Encounter", "subject": {"reference": "Patient/p-abs"}}\n')
+    (export / "Encounter.ndjson").write_text(
+        '{"resourceType": "Encounter", "subject": {"reference": "Patient/p-abs"}}\n'
+    )
     (export / "Condition.002.ndjson").write_text('{"resourceType": "Condition", "id": "orphan"}\n')
 
     with PatientIndex(tmp_path / "index.sqlite3") as index:
@@ -128,7 +132,9 @@ def test_odd_exports_are_read_line_by_line_and_bad_lines_skipped(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "3 lines skipped" in result.stderr
     rows = list(csv.DictReader((out / "worklist.csv").open(encoding="utf-8")))
-    assert [(r["patient_id"], r["rule_id"]) for r in rows] == [("p-abs", "homocysteine-above-target")]
+    assert [(r["patient_id"], r["rule_id"]) for r in rows] == [
+        ("p-abs", "homocysteine-above-target")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -139,7 +145,9 @@ def test_odd_exports_are_read_line_by_line_and_bad_lines_skipped(tmp_path: Path)
         (("{empty}", "--today", "25/11/2026"), "is not a date"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("not an export")
