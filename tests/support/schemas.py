@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
-from cds_service.protocol.catalog import load_catalog
+from cds_service.protocol.catalog import CompiledSchema, load_catalog
 
 
-def _problems(validator: Draft202012Validator, body: Any) -> list[str]:
-    return [
+def _problems(compiled: CompiledSchema, body: Any) -> list[str]:
+    """Every violation `jsonschema` finds; the fast validator must agree on valid or not."""
+    problems = [
         f"/{'/'.join(str(p) for p in error.absolute_path)}: {error.message}"
-        for error in validator.iter_errors(body)
+        for error in compiled.python.iter_errors(body)
     ]
+    assert compiled.fast.is_valid(body) == (not problems), (
+        f"jsonschema-rs and jsonschema disagree (jsonschema found {problems[:3]})"
+    )
+    return problems
 
 
 def assert_valid_response(body: Any) -> None:
