@@ -102,7 +102,7 @@ def suppressed_rules(
     held: dict[str, str] = {}
     with store.reading() as conn:
         if patient is not None and policy.override_days > 0 and policy.override_reason_codes:
-            rows = conn.execute(
+            overridden = conn.execute(
                 _OVERRIDDEN,
                 {
                     "patient": patient,
@@ -111,7 +111,7 @@ def suppressed_rules(
                     "cutoff": now - timedelta(days=policy.override_days),
                 },
             ).scalars()
-            held.update((rule, "overridden") for rule in rows)
+            held.update((rule, "overridden") for rule in overridden if rule is not None)
         rest = wanted - set(held)
         if encounter is not None and policy.once_per_encounter and rest:
             rows = conn.execute(
@@ -124,11 +124,10 @@ def suppressed_rules(
 
 # Built once: a hook call only binds values (building the statement cost more than running it).
 _OVERRIDDEN = (
-    select(IssuedCard.rule_id)
-    .join(Feedback, Feedback.card_uuid == IssuedCard.card_uuid)
+    select(Feedback.rule_id)
     .where(
-        IssuedCard.patient_key == bindparam("patient"),
-        IssuedCard.rule_id.in_(bindparam("rules", expanding=True)),
+        Feedback.patient_key == bindparam("patient"),
+        Feedback.rule_id.in_(bindparam("rules", expanding=True)),
         Feedback.outcome == "overridden",
         Feedback.reason_code.in_(bindparam("reasons", expanding=True)),
         Feedback.outcome_at >= bindparam("cutoff"),

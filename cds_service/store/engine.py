@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from cds_service.store.writer_queue import WriterQueue
 
 SQLITE_BUSY_MS = 30_000
 
@@ -46,6 +48,7 @@ class Store:
         self._engine = _create(url)
         # SQLite: a second pool whose connections never fsync on commit (see `ledgering`)
         self._light = _create(url, synchronous="NORMAL") if self.backend == "sqlite" else None
+        self._writers = _writer_queue(url)
         self._pid = os.getpid()
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._secret: bytes | None = None
@@ -81,7 +84,7 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
         self.engine  # noqa: B018  # re-pool after a fork before the session connects
-        with self._sessions() as session, session.begin():
+        with self._turn(), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
@@ -94,10 +97,14 @@ class Store:
     @contextmanager
     def ledgering(self) -> Iterator[Connection]:
         """A write committed (visible to all) before returning, but not flushed to disk."""
-        with self._light_engine.connect() as conn, conn.begin():
+        with self._turn(), self._light_engine.connect() as conn, conn.begin():
             if self.backend == "postgresql":
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             yield conn
+
+    def _turn(self) -> AbstractContextManager[None]:
+        """SQLite file: wait for the write turn (see `writer_queue`); else nothing to wait for."""
+        return self._writers.turn() if self._writers is not None else nullcontext()
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -117,6 +124,17 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     except (SQLAlchemyError, ArgumentError, OSError) as exc:
         raise StoreError(f"database {_describe(url)}: {type(exc).__name__}: {exc}") from exc
     return store
+
+
+def _writer_queue(url: str) -> WriterQueue | None:
+    """A SQLite database in a file gets a writer queue; memory and PostgreSQL need none."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    if path.startswith("file:"):
+        return None  # URI filenames: not worth parsing for a queue
+    return WriterQueue(os.path.abspath(path))
 
 
 def _describe(url: str) -> str:

@@ -83,14 +83,15 @@ def store_feedback(
     rules: list[str] = []
     with store.transaction() as session:
         for index, outcome in enumerate(outcomes):
-            rule_id = _check(session, service_id, index, outcome)
-            if _insert_once(session, outcome, now):
+            card = _check(session, service_id, index, outcome)
+            rule_id = card.rule_id
+            if _insert_once(session, outcome, card, now):
                 new.append(outcome)
                 rules.append(rule_id)
     return Stored(tuple(new), tuple(rules))
 
 
-def _check(session: Session, service_id: str, index: int, outcome: Outcome) -> str:
+def _check(session: Session, service_id: str, index: int, outcome: Outcome) -> IssuedCard:
     card = session.get(IssuedCard, outcome.card_uuid[:64])
     if card is None or card.card_uuid != outcome.card_uuid:
         raise FeedbackRejected(
@@ -117,10 +118,10 @@ def _check(session: Session, service_id: str, index: int, outcome: Outcome) -> s
                     f"/feedback/{index}/acceptedSuggestions/{position}/id",
                     f"card {outcome.card_uuid!r} has no suggestion {suggestion[:64]!r}",
                 )
-    return card.rule_id
+    return card
 
 
-def _insert_once(session: Session, outcome: Outcome, now: datetime) -> bool:
+def _insert_once(session: Session, outcome: Outcome, card: IssuedCard, now: datetime) -> bool:
     """Insert unless (card, outcome, time) is already there; True if this row is new."""
     feedback_id = uuid.uuid4().hex
     values = {
@@ -133,6 +134,8 @@ def _insert_once(session: Session, outcome: Outcome, now: datetime) -> bool:
         "reason_code": outcome.reason_code,
         "reason_display": outcome.reason_display,
         "comment": outcome.comment,
+        "patient_key": card.patient_key,
+        "rule_id": card.rule_id,
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):

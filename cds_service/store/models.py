@@ -69,10 +69,14 @@ class Feedback(Base):
     reason_code: Mapped[str | None] = mapped_column(String(CODE))
     reason_display: Mapped[str | None] = mapped_column(String(CODE))
     comment: Mapped[str | None] = mapped_column(Text)
+    # copied from the card, so suppression reads a patient's overrides in one lookup
+    patient_key: Mapped[str | None] = mapped_column(String(ID))
+    rule_id: Mapped[str | None] = mapped_column(String(RULE))
 
     __table_args__ = (
         UniqueConstraint("card_uuid", "outcome", "outcome_at", name="uq_feedback_once"),
         Index("ix_feedback_card", "card_uuid"),
+        Index("ix_feedback_patient_rule", "patient_key", "rule_id", "outcome"),
     )
 
 
