@@ -3,6 +3,11 @@
 Each client thread keeps one `http.client` connection alive (gunicorn's keep-alive is the
 service's own setting) and sends the same pre-serialised body. Every run is bounded both
 by a request count and by wall time.
+
+Servers that are compared are measured interleaved (`latencies`: call by call;
+`throughputs`: in alternating rounds), because this kind of machine has slow and fast
+spells lasting seconds; measured one after the other, a spell would land on one server
+and not the other and the ratio would be noise.
 """
 
 from __future__ import annotations
@@ -96,6 +101,70 @@ def latency(
     return Latency(
         len(samples), statistics.median(samples), percentile(samples, 95), percentile(samples, 99)
     )
+
+
+def latencies(
+    servers: dict[str, tuple[str, int]],
+    path: str,
+    body: bytes,
+    *,
+    count: int,
+    seconds: float,
+    warmup: int,
+) -> dict[str, Latency]:
+    """`latency` for several servers at once, taking turns call by call."""
+    clients = {name: _Client(host, port) for name, (host, port) in servers.items()}
+    samples: dict[str, list[float]] = {name: [] for name in servers}
+    try:
+        for _ in range(warmup):
+            for client in clients.values():
+                client.post(path, body)
+        deadline = time.perf_counter() + seconds * len(servers)
+        taken = 0
+        while taken < count and (taken < 5 or time.perf_counter() < deadline):
+            for name, client in clients.items():
+                started = time.perf_counter()
+                client.post(path, body)
+                samples[name].append((time.perf_counter() - started) * 1000)
+            taken += 1
+    finally:
+        for client in clients.values():
+            client.close()
+    found: dict[str, Latency] = {}
+    for name, values in samples.items():
+        values.sort()
+        found[name] = Latency(
+            len(values), statistics.median(values), percentile(values, 95), percentile(values, 99)
+        )
+    return found
+
+
+def throughputs(
+    servers: dict[str, tuple[str, int]],
+    path: str,
+    body: bytes,
+    *,
+    concurrency: int,
+    count: int,
+    seconds: float,
+    rounds: int = 4,
+) -> dict[str, Throughput]:
+    """`throughput` for several servers in alternating rounds; counts and times summed."""
+    totals = {name: (0, 0.0) for name in servers}
+    for _ in range(rounds):
+        for name, (host, port) in servers.items():
+            done, elapsed = totals[name]
+            part = throughput(
+                host,
+                port,
+                path,
+                body,
+                concurrency=concurrency,
+                count=max(1, count // rounds),
+                seconds=seconds / rounds,
+            )
+            totals[name] = (done + part.count, elapsed + part.seconds)
+    return {name: Throughput(concurrency, done, took) for name, (done, took) in totals.items()}
 
 
 def throughput(

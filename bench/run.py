@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [--json PATH]`: the whole benchmark in one run, one table.
 
 Both servers run side by side with the same worker settings and are measured body by
-body, floor then service, so a burst of noise on this machine hits both alike.
+body, interleaved (latency call by call, throughput in alternating rounds), so a slow
+spell of this machine hits both alike.
 """
 
 from __future__ import annotations
@@ -99,26 +100,29 @@ def measure(budget: Budget, workers: int, sizes: tuple[int, ...]) -> dict[str, A
                 key = f"{item.n_labs}/{item.hook}"
                 print(f"# HTTP {key}...", file=sys.stderr, flush=True)
                 http[key] = {}
-                for name, server in running.items():
-                    lat = load.latency(
-                        server.host,
-                        server.port,
-                        _path(item),
-                        item.body,
-                        count=budget.lat_count,
-                        seconds=budget.lat_seconds,
-                        warmup=budget.warmup,
-                    )
-                    tput = load.throughput(
-                        server.host,
-                        server.port,
-                        _path(item),
-                        item.body,
-                        concurrency=CONCURRENCY,
-                        count=budget.tput_count,
-                        seconds=budget.tput_seconds,
-                    )
-                    http[key][name] = {**asdict(lat), "rps": tput.rps, "tput_count": tput.count}
+                addresses = {name: (sv.host, sv.port) for name, sv in running.items()}
+                lats = load.latencies(
+                    addresses,
+                    _path(item),
+                    item.body,
+                    count=budget.lat_count,
+                    seconds=budget.lat_seconds,
+                    warmup=budget.warmup,
+                )
+                tputs = load.throughputs(
+                    addresses,
+                    _path(item),
+                    item.body,
+                    concurrency=CONCURRENCY,
+                    count=budget.tput_count,
+                    seconds=budget.tput_seconds,
+                )
+                for name in running:
+                    http[key][name] = {
+                        **asdict(lats[name]),
+                        "rps": tputs[name].rps,
+                        "tput_count": tputs[name].count,
+                    }
             result["http"] = http
             result["memory"] = {
                 name: [{"pid": p, "rss_mb": r, "pss_mb": s} for p, r, s in server.memory()]

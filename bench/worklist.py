@@ -70,13 +70,17 @@ def _check(csv_path: Path, patients: int) -> None:
             got[row["patient_id"]].add((row["rule_id"], row["indicator"]))
     wrong = [p for p, rows in expected_rows(patients).items() if got.get(p, set()) != rows]
     if wrong:
-        raise SystemExit(f"worklist differs from expected.json for {len(wrong)} patients, e.g. {wrong[:3]}")
+        raise SystemExit(
+            f"worklist differs from expected.json for {len(wrong)} patients, e.g. {wrong[:3]}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worklist")
     parser.add_argument("--patients", type=int, default=10_000)
-    parser.add_argument("--also", default="1000", help="smaller sizes, comma-separated, to show flat memory")
+    parser.add_argument(
+        "--also", default="1000", help="smaller sizes, comma-separated, to show flat memory"
+    )
     parser.add_argument("--keep", type=Path, help="write exports and worklists here and keep them")
     args = parser.parse_args(argv)
     sizes = sorted({int(n) for n in args.also.split(",") if n.strip()} | {args.patients})
@@ -85,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         results = [run_once(n, workdir) for n in sizes]
     print(f"cpu cores: {os.cpu_count()}; python {sys.version.split()[0]}")
-    print(f"{'patients':>9} {'resources':>10} {'export MB':>10} {'seconds':>8} {'patients/s':>11} {'peak RSS MB':>12}")
+    print(
+        f"{'patients':>9} {'resources':>10} {'export MB':>10} {'seconds':>8} {'patients/s':>11} {'peak RSS MB':>12}"
+    )
     for r in results:
         print(
             f"{r['patients']:>9,.0f} {r['resources']:>10,.0f} {r['export_mb']:>10.1f} "
@@ -93,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     largest = results[-1]
     verdict = "meets" if largest["seconds"] < TARGET_SECONDS else "MISSES"
-    print(f"{largest['patients']:,.0f} patients in {largest['seconds']:.1f} s: {verdict} the {TARGET_SECONDS} s target; every row matched expected.json")
+    print(
+        f"{largest['patients']:,.0f} patients in {largest['seconds']:.1f} s: {verdict} the {TARGET_SECONDS} s target; every row matched expected.json"
+    )
     return 0 if verdict == "meets" else 1
 
 

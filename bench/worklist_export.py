@@ -40,7 +40,13 @@ CHEMISTRY = (
     ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", 0.5, 1.6),
     ("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "mmol/L", 132, 146),
     ("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "mmol/L", 3.3, 5.3),
-    ("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", "U/L", 8, 60),
+    (
+        "1742-6",
+        "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
+        "U/L",
+        8,
+        60,
+    ),
     ("3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", "m[IU]/L", 0.3, 5.0),
 )
 OTHER_CONDITIONS = (
@@ -115,9 +121,7 @@ def load_templates(root: Path = FIXTURES) -> list[Template]:
                 items.append((resource["resourceType"], text.replace(patient_id, PATIENT)))
             variants.append(tuple(items))
         fires = tuple((f["rule"], f["indicator"]) for f in expected.get("fires", ()))
-        templates.append(
-            Template(folder.name, fires, tuple(variants), tuple(formulary.values()))
-        )
+        templates.append(Template(folder.name, fires, tuple(variants), tuple(formulary.values())))
     return templates
 
 
@@ -134,33 +138,71 @@ def _noise(pid: str, rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]
     for n in range(rng.randint(10, 20)):
         code, display, unit, low, high = rng.choice(CHEMISTRY)
         day = FIXTURE_TODAY - timedelta(days=rng.randint(1, 1500))
-        yield "Observation", {
-            "resourceType": "Observation",
-            "id": f"{pid}-x{n}",
-            "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-            "code": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display},
-            "subject": {"reference": f"Patient/{pid}"},
-            "effectiveDateTime": day.isoformat(),
-            "valueQuantity": {"value": round(rng.uniform(low, high), 1), "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
-        }
+        yield (
+            "Observation",
+            {
+                "resourceType": "Observation",
+                "id": f"{pid}-x{n}",
+                "status": "final",
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                "code": "laboratory",
+                            }
+                        ]
+                    }
+                ],
+                "code": {
+                    "coding": [{"system": LOINC, "code": code, "display": display}],
+                    "text": display,
+                },
+                "subject": {"reference": f"Patient/{pid}"},
+                "effectiveDateTime": day.isoformat(),
+                "valueQuantity": {
+                    "value": round(rng.uniform(low, high), 1),
+                    "unit": unit,
+                    "system": "http://unitsofmeasure.org",
+                    "code": unit,
+                },
+            },
+        )
     for n in range(rng.randint(0, 2)):
         code, display = rng.choice(OTHER_CONDITIONS)
-        yield "Condition", {
-            "resourceType": "Condition",
-            "id": f"{pid}-c{n}",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-            "code": {"coding": [{"system": SNOMED, "code": code, "display": display}], "text": display},
+        yield (
+            "Condition",
+            {
+                "resourceType": "Condition",
+                "id": f"{pid}-c{n}",
+                "clinicalStatus": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "code": "active",
+                        }
+                    ]
+                },
+                "code": {
+                    "coding": [{"system": SNOMED, "code": code, "display": display}],
+                    "text": display,
+                },
+                "subject": {"reference": f"Patient/{pid}"},
+                "onsetDateTime": (
+                    FIXTURE_TODAY - timedelta(days=rng.randint(100, 4000))
+                ).isoformat(),
+            },
+        )
+    yield (
+        "Encounter",
+        {
+            "resourceType": "Encounter",
+            "id": f"{pid}-e0",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
             "subject": {"reference": f"Patient/{pid}"},
-            "onsetDateTime": (FIXTURE_TODAY - timedelta(days=rng.randint(100, 4000))).isoformat(),
-        }
-    yield "Encounter", {
-        "resourceType": "Encounter",
-        "id": f"{pid}-e0",
-        "status": "finished",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
-        "subject": {"reference": f"Patient/{pid}"},
-    }
+        },
+    )
 
 
 class _Writers:
@@ -179,7 +221,9 @@ class _Writers:
             self.observations += 1
         stream = self.streams.get(key)
         if stream is None:
-            stream = self.stack.enter_context((self.out / f"{key}.ndjson").open("w", encoding="utf-8"))
+            stream = self.stack.enter_context(
+                (self.out / f"{key}.ndjson").open("w", encoding="utf-8")
+            )
             self.streams[key] = stream
         stream.write(text)
         stream.write("\n")
