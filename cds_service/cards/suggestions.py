@@ -1,8 +1,11 @@
 """Suggestion intents -> CDS Hooks suggestions carrying valid FHIR R4 resources.
 
 The strict writer: every resource is built as plain JSON, then validated through the
-`fhir.resources.R4B` models (the resources used here are identical in R4 and R4B) and
-emitted from the validated model. A suggestion whose resource cannot be made valid (e.g. an
+`fhir.resources.R4B` models (the resources used here are identical in R4 and R4B) on
+every call. An order the EHR sent (an `update`) is emitted from the validated model, which
+normalises it; a resource built here from our own templates is already in that canonical
+form (tests/cards checks every template variant), so it is emitted as built and the
+model's serialisation, which cost more than the validation, is skipped. A suggestion whose resource cannot be made valid (e.g. an
 `update` of a draft order an EHR sent in a non-R4 shape we cannot repair) is dropped, never
 sent half-valid. This is the only module that imports fhir.resources.
 """
@@ -146,7 +149,7 @@ class SuggestionWriter:
                 "dosageInstruction": [dosage],
             }
         )
-        return _valid(MedicationRequest, resource)
+        return _valid(MedicationRequest, resource, canonical=True)
 
     def lab_order(self, analyte: Analyte) -> dict[str, Any]:
         code, display = LAB_ORDERS[analyte]
@@ -172,7 +175,7 @@ class SuggestionWriter:
                 },
             }
         )
-        return _valid(ServiceRequest, resource)
+        return _valid(ServiceRequest, resource, canonical=True)
 
     def _updated(self, ref: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         original = self.resources[ref]
@@ -281,8 +284,13 @@ def _repair(resource: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def _valid(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
-    validated = model.model_validate(_pruned(resource))
+def _valid(model: Any, resource: dict[str, Any], *, canonical: bool = False) -> dict[str, Any]:
+    """`resource` validated by `model` (raises ValidationError); `canonical`: built from our
+    templates, so it is returned as validated instead of re-serialised."""
+    pruned: dict[str, Any] = _pruned(resource)
+    validated = model.model_validate(pruned)
+    if canonical:
+        return pruned
     out: dict[str, Any] = _pruned(validated.model_dump(mode="json", exclude_none=True))
     return out
 
