@@ -25,29 +25,24 @@ def fuzzy_date(value: Any) -> FuzzyDate | None:
     """Parse a FHIR date/dateTime/instant; None for anything that is not a real date."""
     if not isinstance(value, str) or len(value) > 40:
         return None
-    raw = value.strip()
-    match = _DATE.match(raw)
+    match = _DATE.match(value.strip())
     if match is None:
         return None
-    year = int(match["y"])
+    y, m, d = match.group(1, 2, 3)  # digits, zero-padded by the pattern
+    year = int(y)
     if year < 1:
         return None
     try:
-        if match["m"] is None:
-            return FuzzyDate(date(year, 1, 1), date(year, 12, 31), Precision.YEAR, f"{year:04d}")
-        month = int(match["m"])
-        if match["d"] is None:
-            last = calendar.monthrange(year, month)[1]
-            return FuzzyDate(
-                date(year, month, 1),
-                date(year, month, last),
-                Precision.MONTH,
-                f"{year:04d}-{month:02d}",
-            )
-        day = date(year, month, int(match["d"]))
+        if d is not None:  # the common case: a full date; its text is the matched digits
+            day = date(year, int(m), int(d))
+            return FuzzyDate(day, day, Precision.DAY, f"{y}-{m}-{d}")
+        if m is None:
+            return FuzzyDate(date(year, 1, 1), date(year, 12, 31), Precision.YEAR, y)
+        month = int(m)
+        last = calendar.monthrange(year, month)[1]
+        return FuzzyDate(date(year, month, 1), date(year, month, last), Precision.MONTH, f"{y}-{m}")
     except (ValueError, calendar.IllegalMonthError):
         return None
-    return FuzzyDate(day, day, Precision.DAY, day.isoformat())
 
 
 def partial_words(when: FuzzyDate) -> str | None:

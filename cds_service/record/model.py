@@ -1,6 +1,8 @@
 """The typed, immutable view of a patient's record that the rules read.
 
-Everything here is plain data: no FHIR JSON, no HTTP, no clock. The tolerant reader
+Everything here is plain data: no FHIR JSON, no HTTP, no clock. The two the reader
+makes by the hundred (`FuzzyDate`, `LabResult`) are NamedTuples: as immutable as the
+frozen dataclasses elsewhere here, and several times cheaper to build. The tolerant reader
 (`cds_service.record.reader`) is the only producer; the rules are the consumers.
 Values are already normalised to one unit per analyte (see `Analyte`), dates keep the
 precision they were recorded with, and anything the reader had to skip is a `DataGap`.
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Precision(StrEnum):
@@ -21,8 +23,7 @@ class Precision(StrEnum):
     DAY = "day"
 
 
-@dataclass(frozen=True, slots=True)
-class FuzzyDate:
+class FuzzyDate(NamedTuple):
     """A FHIR date/dateTime kept at the precision it was given.
 
     `earliest`/`latest` bound the real day: "2026-05" is 2026-05-01..2026-05-31.
@@ -76,8 +77,7 @@ UNIT_OF: Mapping[Analyte, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class LabResult:
+class LabResult(NamedTuple):
     """One usable result, normalised to `UNIT_OF[analyte]`.
 
     `comparator` keeps a censored value honest: "<150 pg/mL" is stored as value 110.7
