@@ -25,7 +25,7 @@ _SYSTEM_ALIASES = {
     "urn:oid:2.16.840.1.113883.6.88": "http://www.nlm.nih.gov/research/umls/rxnorm",
     "https://www.nlm.nih.gov/research/umls/rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
 }
-_CANONICAL = frozenset(_SYSTEM_ALIASES.values())
+CANONICAL_SYSTEMS = frozenset(_SYSTEM_ALIASES.values())
 
 
 def obj(value: Any) -> JSON | None:
@@ -126,7 +126,7 @@ def coding_keys(concept: Any) -> Iterator[str]:
         value = coding.get("code")
         if (
             type(system) is str
-            and system in _CANONICAL
+            and system in CANONICAL_SYSTEMS
             and type(value) is str
             and value
             and value == value.strip()

@@ -13,7 +13,16 @@ from typing import Any
 
 from cds_service.record.dates import fuzzy_date, partial_words
 from cds_service.record.index import PolicyIndex
-from cds_service.record.jsonish import JSON, code, coding_keys, concept_texts, number, obj, text
+from cds_service.record.jsonish import (
+    CANONICAL_SYSTEMS,
+    JSON,
+    code,
+    coding_keys,
+    concept_texts,
+    number,
+    obj,
+    text,
+)
 from cds_service.record.model import Analyte, DataGap, FuzzyDate, LabResult
 from cds_service.record.units import B12_PG_PER_PMOL, factor
 
@@ -40,9 +49,23 @@ _VALUE_STRING = re.compile(r"^\s*(<=|>=|<|>|≤|≥)?\s*(\d{1,9}(?:[.,]\d{1,9})?
 
 
 def analyte_of(resource: JSON, index: PolicyIndex) -> tuple[Analyte, str] | None:
-    """The analyte and LOINC code, or None (also None when any coding is EXCLUDED)."""
+    """The analyte and LOINC code, or None (also None when any coding is EXCLUDED).
+
+    Runs on every Observation of the call, wanted or not: the plain single-coding shape
+    servers send is looked up directly, anything else goes through `coding_keys`.
+    """
+    concept = resource.get("code")
+    codings = concept.get("coding") if type(concept) is dict else None
+    if type(codings) is list and len(codings) == 1 and type(codings[0]) is dict:
+        system, value = codings[0].get("system"), codings[0].get("code")
+        if type(system) is str and system in CANONICAL_SYSTEMS and type(value) is str:
+            key = f"{system}|{value}"
+            if key in index.lab_analyte and key not in index.excluded:
+                return index.lab_analyte[key], value
+            if value and value == value.strip():
+                return None  # exactly as coding_keys would read it: not a lab we read
     found: tuple[Analyte, str] | None = None
-    for key in coding_keys(resource.get("code")):
+    for key in coding_keys(concept):
         if key in index.excluded:
             return None
         if found is None and key in index.lab_analyte:
