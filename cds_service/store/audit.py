@@ -102,16 +102,10 @@ def suppressed_rules(
     held: dict[str, str] = {}
     with store.reading() as conn:
         if patient is not None and policy.override_days > 0 and policy.override_reason_codes:
-            overridden = conn.execute(
-                _OVERRIDDEN,
-                {
-                    "patient": patient,
-                    "rules": sorted(wanted),
-                    "reasons": sorted(policy.override_reason_codes),
-                    "cutoff": now - timedelta(days=policy.override_days),
-                },
-            ).scalars()
-            held.update((rule, "overridden") for rule in overridden if rule is not None)
+            cutoff = now - timedelta(days=policy.override_days)
+            for rule, reason, at in conn.execute(_OVERRIDDEN, {"patient": patient}):
+                if rule in wanted and reason in policy.override_reason_codes and at >= cutoff:
+                    held[rule] = "overridden"
         rest = wanted - set(held)
         if encounter is not None and policy.once_per_encounter and rest:
             rows = conn.execute(
@@ -123,16 +117,11 @@ def suppressed_rules(
 
 
 # Built once: a hook call only binds values (building the statement cost more than running it).
-_OVERRIDDEN = (
-    select(Feedback.rule_id)
-    .where(
-        Feedback.patient_key == bindparam("patient"),
-        Feedback.rule_id.in_(bindparam("rules", expanding=True)),
-        Feedback.outcome == "overridden",
-        Feedback.reason_code.in_(bindparam("reasons", expanding=True)),
-        Feedback.outcome_at >= bindparam("cutoff"),
-    )
-    .distinct()
+# The patient's overrides, filtered by rule, reason and age in Python: a patient has few,
+# and a statement with one plain parameter runs from SQLAlchemy's compiled cache (the
+# expanding IN lists it replaced were re-rendered on every call).
+_OVERRIDDEN = select(Feedback.rule_id, Feedback.reason_code, Feedback.outcome_at).where(
+    Feedback.patient_key == bindparam("patient"), Feedback.outcome == "overridden"
 )
 _SHOWN_IN_ENCOUNTER = (
     select(IssuedCard.rule_id)
