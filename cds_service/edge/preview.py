@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
-from markdown_it import MarkdownIt
 
 from cds_service.edge.api import json_response, runtime
 from cds_service.edge.limits import check_shape
@@ -40,7 +39,14 @@ PAGE_CSP = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 MAX_MARKDOWN_TEXTS = 100
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+@cache
+def _markdown() -> Any:
+    """The renderer, made on the preview page's first use (not on every service start-up)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +135,7 @@ def markdown() -> Response:
         or not all(isinstance(t, str) for t in texts)
     ):
         raise BadRequest(f"field /texts: expected up to {MAX_MARKDOWN_TEXTS} strings")
-    return json_response({"html": [_markdown.render(t) for t in texts]})
+    return json_response({"html": [_markdown().render(t) for t in texts]})
 
 
 @bp.post("/demo/trend")
