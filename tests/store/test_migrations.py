@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from cds_service.store import open_store
 from cds_service.store.engine import Store
-from cds_service.store.migrate import current_revision, head_revision, upgrade
+from cds_service.store.migrate import HEAD, current_revision, head_revision, upgrade
 from cds_service.store.models import Base
 
 
@@ -64,3 +64,7 @@ def test_0002_copies_each_feedback_rows_card_patient_and_rule(database_url: str)
         assert tuple(row) == ("pk-1", "maintenance-not-started")
     finally:
         store.dispose()
+
+
+def test_the_head_the_fast_start_up_check_knows_is_alembics_head() -> None:
+    assert HEAD == head_revision()

@@ -20,9 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("feedback") as batch:
-        batch.add_column(sa.Column("patient_key", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("rule_id", sa.String(100), nullable=True))
+    # plain ADD COLUMN (nullable, no constraint): SQLite does it in place, no table copy
+    op.add_column("feedback", sa.Column("patient_key", sa.String(64), nullable=True))
+    op.add_column("feedback", sa.Column("rule_id", sa.String(100), nullable=True))
     op.execute(
         "UPDATE feedback SET "
         "patient_key = (SELECT c.patient_key FROM issued_card c "
