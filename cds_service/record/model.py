@@ -265,19 +265,28 @@ class DataGap:
     message: str
 
 
+# The analytes a rule reads as a series (trend, "since maintenance started", "crossed 10").
+# For every other analyte a rule asks only for the newest result, so the record holds only
+# the newest usable one and the reader stops there: a long full-blood-count history costs
+# one reading, not hundreds.
+SERIES_ANALYTES = frozenset({Analyte.B12, Analyte.HOMOCYSTEINE, Analyte.PHQ9})
+
+
 @dataclass(frozen=True, slots=True)
 class PatientRecord:
     patient_id: str
     birth_date: FuzzyDate | None = None
     gender: str | None = None
-    labs: tuple[LabResult, ...] = ()  # newest first
+    labs: tuple[LabResult, ...] = ()  # newest first; the newest one only, outside SERIES
     diagnoses: tuple[Diagnosis, ...] = ()
     procedures: tuple[ProcedureRecord, ...] = ()
     medications: tuple[MedicationUse, ...] = ()  # newest start first
     gaps: tuple[DataGap, ...] = ()
 
     def results(self, analyte: Analyte) -> tuple[LabResult, ...]:
-        """Results for one analyte, newest first."""
+        """Results for one series analyte (`SERIES_ANALYTES`), newest first."""
+        if analyte not in SERIES_ANALYTES:
+            raise ValueError(f"{analyte} is read as its latest result only; see SERIES_ANALYTES")
         return tuple(r for r in self.labs if r.analyte is analyte)
 
     def latest(self, analyte: Analyte) -> LabResult | None:

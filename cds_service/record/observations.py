@@ -147,6 +147,11 @@ def _effective(resource: JSON) -> tuple[Any, bool]:
     return None, False
 
 
+def observation_date(resource: JSON) -> Any:
+    """The raw date `read_observation` dates a result by (collection date, else issued)."""
+    return _effective(resource)[0]
+
+
 def _reference_high(resource: JSON, analyte: Analyte, fallback: float | None) -> float | None:
     ranges = resource.get("referenceRange")
     first = obj(ranges[0] if isinstance(ranges, list) and ranges else ranges)

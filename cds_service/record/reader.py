@@ -20,6 +20,7 @@ from cds_service.record.index import PolicyIndex, index_for
 from cds_service.record.jsonish import JSON, code, coding_keys, obj, objs, reference, text
 from cds_service.record.medications import SOURCES, index_medications, read_medication
 from cds_service.record.model import (
+    SERIES_ANALYTES,
     Analyte,
     DataGap,
     Diagnosis,
@@ -30,7 +31,7 @@ from cds_service.record.model import (
     PatientRecord,
     ProcedureRecord,
 )
-from cds_service.record.observations import analyte_of, read_observation
+from cds_service.record.observations import analyte_of, observation_date, read_observation
 
 RECORD_TYPES = frozenset(
     {
@@ -204,10 +205,15 @@ def read_record(
     medications: list[MedicationUse] = []
     birth_date = None
     gender: str | None = None
+    newest_only: dict[Analyte, list[tuple[str, JSON, Hit]]] = {}
     for ref, resource in chosen:
         resource_type = resource["resourceType"]
         if resource_type == "Observation":
-            lab = read_observation(resource, ref, index, gaps, hits.get(id(resource)))
+            hit = hits.get(id(resource))
+            if hit is not None and hit[0] not in SERIES_ANALYTES:
+                newest_only.setdefault(hit[0], []).append((ref, resource, hit))
+                continue
+            lab = read_observation(resource, ref, index, gaps, hit)
             if lab is not None:
                 key = _lab_key(lab)
                 if "/#" in ref and key in seen_labs:
@@ -234,6 +240,10 @@ def read_record(
             birth_date = fuzzy_date(resource.get("birthDate"))
             found_gender = code(resource.get("gender"))
             gender = found_gender[:20] if found_gender else None
+    for candidates in newest_only.values():
+        newest = _newest_usable(candidates, index, gaps)
+        if newest is not None:
+            labs.append(newest)
     return PatientRecord(
         patient_id=patient,
         birth_date=birth_date,
@@ -244,6 +254,27 @@ def read_record(
         medications=tuple(sorted(medications, key=lambda m: (newest_first_key(m.start), m.ref))),
         gaps=_unique(gaps),
     )
+
+
+def _newest_usable(
+    candidates: list[tuple[str, JSON, Hit]], index: PolicyIndex, gaps: list[DataGap]
+) -> LabResult | None:
+    """The result `latest()` would pick had every candidate been read, reading only from
+    the newest down to the first usable one (older ones are never looked at, so their
+    gaps are not reported; newer unusable ones are, as is any without a valid date)."""
+    dated: list[tuple[tuple[tuple[int, int, int], str], str, JSON, Hit]] = []
+    for ref, resource, hit in candidates:
+        when = fuzzy_date(observation_date(resource))
+        if when is None:
+            read_observation(resource, ref, index, gaps, hit)  # says why it is skipped
+            continue
+        dated.append(((newest_first_key(when), ref), ref, resource, hit))
+    dated.sort(key=lambda item: item[0])
+    for _, ref, resource, hit in dated:
+        lab = read_observation(resource, ref, index, gaps, hit)
+        if lab is not None:
+            return lab
+    return None
 
 
 # --- draft orders --------------------------------------------------------------------------
