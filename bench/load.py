@@ -4,8 +4,8 @@ Each client thread keeps one `http.client` connection alive (gunicorn's keep-ali
 service's own setting) and sends the same pre-serialised body. Every run is bounded both
 by a request count and by wall time.
 
-Servers that are compared are measured interleaved (`latencies`: call by call;
-`throughputs`: in alternating rounds), because this kind of machine has slow and fast
+Servers and bodies that are compared are measured interleaved (`latencies`: call by
+call; `throughputs`: in alternating rounds), because this kind of machine has slow and fast
 spells lasting seconds; measured one after the other, a spell would land on one server
 and not the other and the ratio would be noise.
 """
@@ -103,26 +103,25 @@ def latency(
     )
 
 
+Target = tuple[str, int, str, bytes]  # host, port, path, body
+
+
 def latencies(
-    servers: dict[str, tuple[str, int]],
-    path: str,
-    body: bytes,
-    *,
-    count: int,
-    seconds: float,
-    warmup: int,
+    targets: dict[str, Target], *, count: int, seconds: float, warmup: int
 ) -> dict[str, Latency]:
-    """`latency` for several servers at once, taking turns call by call."""
-    clients = {name: _Client(host, port) for name, (host, port) in servers.items()}
-    samples: dict[str, list[float]] = {name: [] for name in servers}
+    """`latency` for several targets at once, taking turns call by call (one keep-alive
+    connection each); `seconds` is the time budget per target."""
+    clients = {name: _Client(host, port) for name, (host, port, _, _) in targets.items()}
+    samples: dict[str, list[float]] = {name: [] for name in targets}
     try:
         for _ in range(warmup):
-            for client in clients.values():
-                client.post(path, body)
-        deadline = time.perf_counter() + seconds * len(servers)
+            for name, (_, _, path, body) in targets.items():
+                clients[name].post(path, body)
+        deadline = time.perf_counter() + seconds * len(targets)
         taken = 0
         while taken < count and (taken < 5 or time.perf_counter() < deadline):
-            for name, client in clients.items():
+            for name, (_, _, path, body) in targets.items():
+                client = clients[name]
                 started = time.perf_counter()
                 client.post(path, body)
                 samples[name].append((time.perf_counter() - started) * 1000)

@@ -95,20 +95,30 @@ def measure(budget: Budget, workers: int, sizes: tuple[int, ...]) -> dict[str, A
         try:
             for name, server in running.items():
                 startups[name].append((server.listening_s, server.first_answer_s))
-            http: dict[str, dict[str, Any]] = {}
-            for item in items:
-                key = f"{item.n_labs}/{item.hook}"
-                print(f"# HTTP {key}...", file=sys.stderr, flush=True)
-                http[key] = {}
-                addresses = {name: (sv.host, sv.port) for name, sv in running.items()}
+            http: dict[str, dict[str, Any]] = {f"{i.n_labs}/{i.hook}": {} for i in items}
+            addresses = {name: (sv.host, sv.port) for name, sv in running.items()}
+            for hook in HOOKS:
+                # every size and both servers in one round-robin: the p50 ratios between
+                # sizes and between servers all come from the same minutes
+                print(f"# HTTP latency, {hook}...", file=sys.stderr, flush=True)
+                targets = {
+                    f"{item.n_labs}/{hook}/{name}": (host, port, _path(item), item.body)
+                    for item in items
+                    if item.hook == hook
+                    for name, (host, port) in addresses.items()
+                }
                 lats = load.latencies(
-                    addresses,
-                    _path(item),
-                    item.body,
+                    targets,
                     count=budget.lat_count,
                     seconds=budget.lat_seconds,
                     warmup=budget.warmup,
                 )
+                for target, lat in lats.items():
+                    size_hook, _, name = target.rpartition("/")
+                    http[size_hook][name] = asdict(lat)
+            for item in items:
+                key = f"{item.n_labs}/{item.hook}"
+                print(f"# HTTP throughput {key}...", file=sys.stderr, flush=True)
                 tputs = load.throughputs(
                     addresses,
                     _path(item),
@@ -118,11 +128,7 @@ def measure(budget: Budget, workers: int, sizes: tuple[int, ...]) -> dict[str, A
                     seconds=budget.tput_seconds,
                 )
                 for name in running:
-                    http[key][name] = {
-                        **asdict(lats[name]),
-                        "rps": tputs[name].rps,
-                        "tput_count": tputs[name].count,
-                    }
+                    http[key][name] |= {"rps": tputs[name].rps, "tput_count": tputs[name].count}
             result["http"] = http
             result["memory"] = {
                 name: [{"pid": p, "rss_mb": r, "pss_mb": s} for p, r, s in server.memory()]
