@@ -8,12 +8,14 @@ overrode, or already saw in this encounter, can be held back next time.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Dialect
 
 from cds_service.store.engine import Store
 from cds_service.store.keys import encounter_key, patient_key
@@ -73,13 +75,56 @@ def record_issued(store: Store, call: HookCall, cards: Sequence[CardIssue], now:
         for card in cards
         for suggestion in dict.fromkeys(card.suggestion_uuids)
     ]
-    # Core inserts (executemany), not ORM objects: this runs on every answer with a card,
-    # and the unit-of-work bookkeeping cost more than the write itself. Committed before
-    # the answer is sent, not flushed to disk first (see `Store.ledgering`).
+    # Driver-level executemany of SQL rendered once per back end (see `_Inserts`): this
+    # runs on every answer with a card, and SQLAlchemy's statement handling cost more than
+    # the write. Committed before the answer is sent, not flushed to disk first
+    # (see `Store.ledgering`).
     with store.ledgering() as conn:
-        conn.execute(insert(_CARDS), card_rows)  # parents first: suggestions refer to them
+        inserts = _inserts(conn.dialect)
+        # parents first: suggestions refer to them
+        conn.exec_driver_sql(inserts.cards, [inserts.card_row(row) for row in card_rows])
         if suggestion_rows:
-            conn.execute(insert(_SUGGESTIONS), suggestion_rows)
+            conn.exec_driver_sql(
+                inserts.suggestions,
+                [(row["card_uuid"], row["suggestion_uuid"]) for row in suggestion_rows],
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Inserts:
+    """The ledger's two INSERTs in one back end's own parameter style, with the column
+    types' own bind conversions (so rows read back exactly as SQLAlchemy wrote them)."""
+
+    cards: str
+    suggestions: str
+    card_columns: tuple[str, ...]
+    converters: tuple[Callable[[Any], Any] | None, ...]
+
+    def card_row(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            convert(row[name]) if convert is not None else row[name]
+            for name, convert in zip(self.card_columns, self.converters, strict=True)
+        )
+
+
+@cache
+def _inserts(dialect: Dialect) -> _Inserts:
+    def statement(table: Table, columns: Sequence[str]) -> str:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(columns)
+        marks = ", ".join([mark] * len(columns))
+        # names come from our own table metadata, never from input; values are parameters
+        return f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
+
+    if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+        raise ValueError(f"unsupported DB-API parameter style {dialect.paramstyle!r}")
+    columns = tuple(c.name for c in _CARDS.columns)
+    return _Inserts(
+        cards=statement(_CARDS, columns),
+        suggestions=statement(_SUGGESTIONS, ("card_uuid", "suggestion_uuid")),
+        card_columns=columns,
+        converters=tuple(_CARDS.c[name].type.bind_processor(dialect) for name in columns),
+    )
 
 
 def suppressed_rules(
