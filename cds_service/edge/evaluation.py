@@ -8,7 +8,7 @@ ledger the issued cards -> (optionally) check the response against its schema.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -126,16 +126,41 @@ def concerns_b12(orders: Orders) -> bool:
 
 def _updatable_resources(
     record: PatientRecord, orders: Orders | None
-) -> dict[str, Mapping[str, Any]]:
+) -> Mapping[str, Mapping[str, Any]]:
     """Raw resources a card may suggest updating, by "Type/id": the record's medication
-    orders (the reader already kept each one's JSON) and the draft orders. An order from
-    prefetch or the FHIR server was never walked whole, so it is offered for update only
-    within the shape limits (a suggestion echoes it back)."""
+    orders (the reader already kept each one's JSON) and the draft orders."""
     found: dict[str, Mapping[str, Any]] = {
-        m.ref: m.raw
-        for m in record.medications
-        if m.source is Source.REQUEST and within_shape(m.raw)
+        m.ref: m.raw for m in record.medications if m.source is Source.REQUEST
     }
-    for draft in orders.drafts if orders is not None else ():
-        found[draft.ref] = draft.raw
-    return found
+    drafts = {d.ref: d.raw for d in orders.drafts} if orders is not None else {}
+    return _Echoable(found | drafts, frozenset(drafts))
+
+
+class _Echoable(Mapping[str, Mapping[str, Any]]):
+    """Orders a suggestion may echo back. One from prefetch or the FHIR server was never
+    walked whole (see `limits`), so it is checked against the shape limits when a card
+    first asks for it, and is absent if it breaks them (the card goes without that update).
+    Draft orders came in the context, which was checked with the request."""
+
+    def __init__(self, resources: dict[str, Mapping[str, Any]], checked: frozenset[str]) -> None:
+        self._resources = resources
+        self._verdicts = dict.fromkeys(checked, True)
+
+    def _fits(self, ref: str) -> bool:
+        if ref not in self._verdicts:
+            self._verdicts[ref] = within_shape(self._resources[ref])
+        return self._verdicts[ref]
+
+    def __getitem__(self, ref: str) -> Mapping[str, Any]:
+        if ref in self._resources and self._fits(ref):
+            return self._resources[ref]
+        raise KeyError(ref)
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, str) and ref in self._resources and self._fits(ref)
+
+    def __iter__(self) -> Iterator[str]:
+        return (ref for ref in self._resources if self._fits(ref))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
