@@ -9,8 +9,9 @@ Everything downstream reads the frozen `Policy`, never the JSON.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -34,12 +35,31 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TextMatch:
+    """Words that name an agent (any of `include`, none of `exclude`), matched in the
+    lower-cased text. Each list is one compiled alternation of the literal words: the same
+    answer as testing them one by one, at a fraction of the cost (it runs for every
+    medication name on every call)."""
+
     include: tuple[str, ...]
     exclude: tuple[str, ...]
+    _include: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_include", _alternation(self.include))
+        object.__setattr__(self, "_exclude", _alternation(self.exclude))
 
     def matches(self, text: str) -> bool:
+        if self._include is None:
+            return False
         low = text.lower()
-        return any(p in low for p in self.include) and not any(p in low for p in self.exclude)
+        return self._include.search(low) is not None and (
+            self._exclude is None or self._exclude.search(low) is None
+        )
+
+
+def _alternation(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(re.escape(w) for w in words)) if words else None
 
 
 @dataclass(frozen=True, slots=True)
