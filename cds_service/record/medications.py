@@ -124,10 +124,13 @@ def _identify(
     for agent in AGENT_ORDER:
         if agent in agents:
             return agent, False, keys
-    words = [label for concept in concepts for label in concept_texts(concept)]
+    words = [label[:300] for concept in concepts for label in concept_texts(concept)]
+    pattern = index.any_agent_word
+    if pattern is None or not any(pattern.search(w.lower()) for w in words):
+        return None  # no agent's name word anywhere: no agent matches by text
     for agent in AGENT_ORDER:
         matcher = policy.text_match.get(agent.value)
-        if matcher is not None and any(matcher.matches(w[:300]) for w in words):
+        if matcher is not None and any(matcher.matches(w) for w in words):
             return agent, True, keys
     return None
 
