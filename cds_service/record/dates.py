@@ -21,26 +21,52 @@ _DATE = re.compile(
 PRECISION_WORDS = {Precision.YEAR: "year only", Precision.MONTH: "month only"}
 
 
+# What may follow "YYYY-MM-DD" in a dateTime or instant (the tail of `_DATE`).
+_TIME = re.compile(r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
 def fuzzy_date(value: Any) -> FuzzyDate | None:
     """Parse a FHIR date/dateTime/instant; None for anything that is not a real date."""
     if not isinstance(value, str) or len(value) > 40:
         return None
-    match = _DATE.match(value.strip())
+    raw = value.strip()
+    head = raw[:10]
+    if (  # the common case, a full date (and time): C's date parser after a shape check
+        len(head) == 10
+        and head[4] == "-"
+        and head[7] == "-"
+        and head.isascii()
+        and head[:4].isdigit()
+        and head[5:7].isdigit()
+        and head[8:].isdigit()
+        and _TIME.fullmatch(raw, 10) is not None
+    ):
+        try:
+            day = date.fromisoformat(head)
+        except ValueError:
+            return None
+        return FuzzyDate(day, day, Precision.DAY, head)
+    match = _DATE.match(raw)
     if match is None:
         return None
-    y, m, d = match.group(1, 2, 3)  # digits, zero-padded by the pattern
+    y, m, d = match.group(1, 2, 3)  # any Unicode digits: the text is written in ASCII
     year = int(y)
     if year < 1:
         return None
     try:
-        if d is not None:  # the common case: a full date; its text is the matched digits
+        if d is not None:
             day = date(year, int(m), int(d))
-            return FuzzyDate(day, day, Precision.DAY, f"{y}-{m}-{d}")
+            return FuzzyDate(day, day, Precision.DAY, day.isoformat())
         if m is None:
-            return FuzzyDate(date(year, 1, 1), date(year, 12, 31), Precision.YEAR, y)
+            return FuzzyDate(date(year, 1, 1), date(year, 12, 31), Precision.YEAR, f"{year:04d}")
         month = int(m)
         last = calendar.monthrange(year, month)[1]
-        return FuzzyDate(date(year, month, 1), date(year, month, last), Precision.MONTH, f"{y}-{m}")
+        return FuzzyDate(
+            date(year, month, 1),
+            date(year, month, last),
+            Precision.MONTH,
+            f"{year:04d}-{month:02d}",
+        )
     except (ValueError, calendar.IllegalMonthError):
         return None
 
