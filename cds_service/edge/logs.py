@@ -43,6 +43,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "event": record.getMessage(),
+            "pid": record.process,  # which worker: operational, never patient data
         }
         for name in ALLOWED_FIELDS:
             value = record.__dict__.get(name)

@@ -200,32 +200,36 @@ def test_bad_token_is_401_for_its_own_reason(jwt_world: JwtWorld, case: str) -> 
     assert f'"auth_reason":"{reason}"' in jwt_world.service.log_text()
 
 
-def _worker_cpu_ticks(world: JwtWorld) -> dict[int, int]:
-    """CPU ticks used so far by each gunicorn worker (Linux /proc), by pid."""
-    arbiter = world.service.process.pid
-    ticks: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == arbiter:  # ppid
-            ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
-    return ticks
+def _answered_by(world: JwtWorld, response: requests.Response) -> int:
+    """The pid of the worker that answered, from its request log line (matched by the
+    request id the service echoes)."""
+    request_id = response.headers["X-Request-Id"]
+    for line in world.service.log_text().splitlines():
+        if request_id in line and line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("request_id") == request_id and "status" in entry:
+                return int(entry["pid"])
+    raise AssertionError(f"no log line for request {request_id}")
 
 
 def test_reused_jti_is_401_across_both_workers(jwt_world: JwtWorld) -> None:
-    """Tokens sent twice on fresh connections: whichever worker answers the second call,
-    it knows the first (the jti store is the shared database)."""
-    before = _worker_cpu_ticks(jwt_world)
-    for _ in range(30):
+    """Tokens sent twice on fresh connections, until a replay has been refused by the
+    worker that did not see the first use (the jti store is the shared database), and
+    both workers have answered."""
+    crossed = 0
+    workers: set[int] = set()
+    for _ in range(300):
         token = sign(jwt_world.key, claims(jwt_world.url(HOOK)))
-        assert call(jwt_world, token).status_code == 200
-        assert_refused(call(jwt_world, token), "replayed_jti")
-    if before:  # Linux: show that both workers really answered some of these calls
-        after = _worker_cpu_ticks(jwt_world)
-        busy = [pid for pid in before if after.get(pid, 0) > before[pid]]
-        assert len(busy) == 2, (before, after)
+        first = call(jwt_world, token)
+        assert first.status_code == 200
+        second = call(jwt_world, token)
+        assert_refused(second, "replayed_jti")
+        pids = (_answered_by(jwt_world, first), _answered_by(jwt_world, second))
+        workers.update(pids)
+        crossed += pids[0] != pids[1]
+        if crossed >= 3 and len(workers) == 2:
+            break
+    assert len(workers) == 2 and crossed >= 3, (workers, crossed)
 
 
 def test_same_jti_from_another_issuer_is_its_own(jwt_world: JwtWorld) -> None:
