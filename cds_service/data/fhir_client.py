@@ -224,16 +224,21 @@ def reports_error(bundle: Mapping[str, Any]) -> bool:
 
 def entries(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The resources of a Bundle, skipping OperationOutcomes and malformed entries."""
-    found: list[Mapping[str, Any]] = []
     raw = bundle.get("entry")
-    for entry in raw if isinstance(raw, list) else ():
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") not in (
-            None,
-            "OperationOutcome",
-        ):
-            found.append(resource)
-    return found
+    if not isinstance(raw, list):
+        return []
+    # comprehensions, exact-type checks first (parsed JSON is plain dicts): this runs for
+    # every prefetched entry of every call
+    resources = [
+        entry.get("resource") for entry in raw if type(entry) is dict or isinstance(entry, dict)
+    ]
+    return [
+        resource
+        for resource in resources
+        if (type(resource) is dict or isinstance(resource, dict))
+        and resource.get("resourceType") is not None
+        and resource.get("resourceType") != "OperationOutcome"
+    ]
 
 
 def _kind_words(kind: Any) -> str:
