@@ -19,20 +19,25 @@ from contextlib import contextmanager
 class WriterQueue:
     def __init__(self, database_path: str) -> None:
         self.path = database_path + ".writers"
-        self._threads = threading.Lock()
+        self._threads = threading.RLock()  # a nested transaction in one thread must not hang
+        self._depth = 0  # turns held by the thread that holds the lock
         self._fd: int | None = None
         self._pid = 0
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        """Hold the only write turn (blocks until it is free)."""
+        """Hold the only write turn (blocks until it is free); re-entrant in one thread."""
         with self._threads:
-            fd = self._file()
-            fcntl.flock(fd, fcntl.LOCK_EX)  # the GIL is released while waiting
+            outermost = self._depth == 0
+            if outermost:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)  # the GIL is released while waiting
+            self._depth += 1
             try:
                 yield
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._depth -= 1
+                if outermost:
+                    fcntl.flock(self._file(), fcntl.LOCK_UN)
 
     def _file(self) -> int:
         # A forked worker must not share its parent's open file: flock is per open file.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select, text
 
@@ -52,3 +53,34 @@ def test_a_ledgered_card_is_visible_to_another_store_at_once(database_url: str) 
     assert found is not None and found.rule_id == "maintenance-not-started"
     writer.dispose()
     reader.dispose()
+
+
+def test_a_transaction_inside_another_in_one_thread_does_not_hang(tmp_path: Path) -> None:
+    """The SQLite writer queue is re-entrant within a thread (e.g. the installation secret
+    first read inside a transaction), and still excludes other threads."""
+    store = open_store(f"sqlite:///{tmp_path}/nested.sqlite3")
+    assert store._writers is not None
+    done = threading.Event()
+
+    def nested() -> None:
+        with store._writers.turn(), store._writers.turn():
+            pass
+        done.set()
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    assert done.wait(5), "a nested turn in one thread hung"
+    entered = threading.Event()
+
+    def take_turn() -> None:
+        assert store._writers is not None
+        with store._writers.turn():
+            entered.set()
+
+    with store._writers.turn():
+        other = threading.Thread(target=take_turn, daemon=True)
+        other.start()
+        assert not entered.wait(0.3), "another thread got the turn while it was held"
+    assert entered.wait(5)
+    other.join(5)
+    store.dispose()
