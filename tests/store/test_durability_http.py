@@ -20,8 +20,11 @@ import requests
 
 from tests.support.live import REPO, LiveService
 from tests.support.store_calls import (
+    LOADING_DONE,
+    PATIENT_VIEW,
     accepted,
     count,
+    fixture_request,
     issue_card,
     overridden,
     post_feedback,
@@ -172,3 +175,60 @@ def _naive_utc(value: Any) -> datetime:
     if not isinstance(value, datetime):
         value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+KILL_LOAD_CALLS = 400
+KILL_AFTER_CARDS = 120
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the workers")
+def test_every_answered_card_is_in_the_ledger_after_kill_9(database_url: str) -> None:
+    """The issued-card record is written without a disk flush, but before the answer: a
+    crash of every process (kill -9) loses none of the cards that were answered."""
+    service = start_store_service(database_url, workers=3)
+    answered: list[str] = []
+    lock = threading.Lock()
+    killed = threading.Event()
+    try:
+
+        def send(n: int) -> None:
+            body = fixture_request(LOADING_DONE, patient_id=f"patient-ledger-{n}")
+            try:
+                response = requests.post(
+                    f"{service.base_url}/cds-services/{PATIENT_VIEW}", json=body, timeout=20
+                )
+            except requests.RequestException:
+                return
+            if response.status_code != 200:
+                return
+            with lock:
+                answered.extend(card["uuid"] for card in response.json()["cards"])
+                if len(answered) >= KILL_AFTER_CARDS and not killed.is_set():
+                    killed.set()
+                    _kill_9(service)
+
+        with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+            list(pool.map(send, range(KILL_LOAD_CALLS)))
+        assert killed.is_set(), "the load finished before the kill"
+    finally:
+        service.stop()
+
+    restarted = start_store_service(database_url, workers=1)
+    try:
+        stored = {row[0] for row in query(database_url, "SELECT card_uuid FROM issued_card")}
+        missing = set(answered) - stored
+        _record(
+            f"durability-ledger-kill9-{_backend(database_url)}",
+            {
+                "calls": KILL_LOAD_CALLS,
+                "cards_answered": len(answered),
+                "cards_stored_after_restart": len(stored),
+                "answered_but_missing": len(missing),
+            },
+        )
+        assert not missing, f"{len(missing)} answered cards are not in the ledger"
+        # feedback about one of them is accepted by the restarted service
+        card = {"uuid": answered[0], "suggestions": []}
+        assert post_feedback(restarted.base_url, [overridden(card)]).status_code == 200
+    finally:
+        restarted.stop()
