@@ -81,36 +81,14 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def latency(
-    host: str, port: int, path: str, body: bytes, *, count: int, seconds: float, warmup: int
-) -> Latency:
-    """Sequential calls on one keep-alive connection: p50/p95/p99 in ms."""
-    client = _Client(host, port)
-    try:
-        for _ in range(warmup):
-            client.post(path, body)
-        samples: list[float] = []
-        deadline = time.perf_counter() + seconds
-        while len(samples) < count and (len(samples) < 5 or time.perf_counter() < deadline):
-            started = time.perf_counter()
-            client.post(path, body)
-            samples.append((time.perf_counter() - started) * 1000)
-    finally:
-        client.close()
-    samples.sort()
-    return Latency(
-        len(samples), statistics.median(samples), percentile(samples, 95), percentile(samples, 99)
-    )
-
-
 Target = tuple[str, int, str, bytes]  # host, port, path, body
 
 
 def latencies(
     targets: dict[str, Target], *, count: int, seconds: float, warmup: int
 ) -> dict[str, Latency]:
-    """`latency` for several targets at once, taking turns call by call (one keep-alive
-    connection each); `seconds` is the time budget per target."""
+    """Sequential calls, taking turns target by target (one keep-alive connection each):
+    p50/p95/p99 in ms per target; `seconds` is the time budget per target."""
     clients = {name: _Client(host, port) for name, (host, port, _, _) in targets.items()}
     samples: dict[str, list[float]] = {name: [] for name in targets}
     try:

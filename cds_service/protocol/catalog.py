@@ -59,10 +59,6 @@ class CompiledSchema:
     python: Draft202012Validator
     fast: Any  # jsonschema_rs.Draft202012Validator (the package ships no type hints)
 
-    @property
-    def schema(self) -> Any:
-        return self.python.schema
-
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
