@@ -5,12 +5,11 @@ Built on first use and cached by policy identity, so a hook call pays dict looku
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from cds_service.policy import Policy
+from cds_service.policy import Policy, TextMatch
 from cds_service.record.model import Agent, Analyte
 
 LOINC = "http://loinc.org"
@@ -44,9 +43,9 @@ class PolicyIndex:
     agent: Mapping[str, Agent]  # "system|code" -> agent (highest priority wins)
     b12_injectable: frozenset[str]  # VS_B12_IM: 1 mg/mL injectable products and the IM route
     b12_oral: frozenset[str]  # VS_B12_ORAL: oral products and the oral route
-    # any agent's name word, in one pattern: a medication whose (lower-cased) names hold
-    # none of them is no agent by text, without asking each agent in turn
-    any_agent_word: re.Pattern[str] | None
+    # every agent's name words in one match: a medication whose names hold none of them
+    # is no agent by text, without asking each agent in turn
+    any_agent_name: TextMatch
 
 
 def _sets(policy: Policy, name: str) -> frozenset[str]:
@@ -78,18 +77,20 @@ def _build(policy: Policy) -> PolicyIndex:
         agent=MappingProxyType({k: v for k, v in agents.items() if k not in excluded}),
         b12_injectable=_sets(policy, "VS_B12_IM"),
         b12_oral=_sets(policy, "VS_B12_ORAL"),
-        any_agent_word=_any_word(policy),
+        any_agent_name=TextMatch(
+            tuple(
+                sorted(
+                    {
+                        word
+                        for agent in AGENT_ORDER
+                        if (match := policy.text_match.get(agent.value)) is not None
+                        for word in match.include
+                    }
+                )
+            ),
+            (),
+        ),
     )
-
-
-def _any_word(policy: Policy) -> re.Pattern[str] | None:
-    words = {
-        word
-        for agent in AGENT_ORDER
-        if (match := policy.text_match.get(agent.value)) is not None
-        for word in match.include
-    }
-    return re.compile("|".join(re.escape(w) for w in sorted(words))) if words else None
 
 
 _CACHE: dict[int, tuple[Policy, PolicyIndex]] = {}

@@ -125,8 +125,7 @@ def _identify(
         if agent in agents:
             return agent, False, keys
     words = [label[:300] for concept in concepts for label in concept_texts(concept)]
-    pattern = index.any_agent_word
-    if pattern is None or not any(pattern.search(w.lower()) for w in words):
+    if not any(index.any_agent_name.matches(w) for w in words):
         return None  # no agent's name word anywhere: no agent matches by text
     for agent in AGENT_ORDER:
         matcher = policy.text_match.get(agent.value)

@@ -71,7 +71,7 @@ def record_issued(store: Store, call: HookCall, cards: Sequence[CardIssue], now:
         for card in cards
     ]
     suggestion_rows = [
-        {"card_uuid": card.card_uuid, "suggestion_uuid": suggestion}
+        (card.card_uuid, suggestion)
         for card in cards
         for suggestion in dict.fromkeys(card.suggestion_uuids)
     ]
@@ -84,10 +84,7 @@ def record_issued(store: Store, call: HookCall, cards: Sequence[CardIssue], now:
         # parents first: suggestions refer to them
         conn.exec_driver_sql(inserts.cards, [inserts.card_row(row) for row in card_rows])
         if suggestion_rows:
-            conn.exec_driver_sql(
-                inserts.suggestions,
-                [(row["card_uuid"], row["suggestion_uuid"]) for row in suggestion_rows],
-            )
+            conn.exec_driver_sql(inserts.suggestions, suggestion_rows)
 
 
 @dataclass(frozen=True, slots=True)
