@@ -13,16 +13,12 @@ from typing import Any
 
 from cds_service.record.model import FuzzyDate, Precision
 
-_DATE = re.compile(
-    r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?)?)?$"
-)
+# What may follow "YYYY-MM-DD" in a dateTime or instant.
+_TIME_PART = r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_DATE = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})" + _TIME_PART + r")?)?$")
+_TIME = re.compile(_TIME_PART)
 
 PRECISION_WORDS = {Precision.YEAR: "year only", Precision.MONTH: "month only"}
-
-
-# What may follow "YYYY-MM-DD" in a dateTime or instant (the tail of `_DATE`).
-_TIME = re.compile(r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
 def fuzzy_date(value: Any) -> FuzzyDate | None:
