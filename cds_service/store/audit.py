@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 
 from cds_service.store.engine import Store
@@ -23,6 +23,7 @@ from cds_service.store.models import Feedback, IssuedCard, IssuedSuggestion
 
 _CARDS = cast(Table, IssuedCard.__table__)
 _SUGGESTIONS = cast(Table, IssuedSuggestion.__table__)
+_FEEDBACK = cast(Table, Feedback.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,27 +76,31 @@ def record_issued(store: Store, call: HookCall, cards: Sequence[CardIssue], now:
         for card in cards
         for suggestion in dict.fromkeys(card.suggestion_uuids)
     ]
-    # Driver-level executemany of SQL rendered once per back end (see `_Inserts`): this
+    # Driver-level executemany of SQL rendered once per back end (see `_Statements`): this
     # runs on every answer with a card, and SQLAlchemy's statement handling cost more than
     # the write. Committed before the answer is sent, not flushed to disk first
     # (see `Store.ledgering`).
-    with store.ledgering() as conn:
-        inserts = _inserts(conn.dialect)
+    with store.ledgering() as driver:
+        sql = _statements(driver.dialect)
         # parents first: suggestions refer to them
-        conn.exec_driver_sql(inserts.cards, [inserts.card_row(row) for row in card_rows])
+        driver.many(sql.insert_card, [sql.card_row(row) for row in card_rows])
         if suggestion_rows:
-            conn.exec_driver_sql(inserts.suggestions, suggestion_rows)
+            driver.many(sql.insert_suggestion, suggestion_rows)
 
 
 @dataclass(frozen=True, slots=True)
-class _Inserts:
-    """The ledger's two INSERTs in one back end's own parameter style, with the column
-    types' own bind conversions (so rows read back exactly as SQLAlchemy wrote them)."""
+class _Statements:
+    """The hook path's statements in one back end's own parameter style, with the column
+    types' own conversions (so rows read and write exactly as SQLAlchemy's would)."""
 
-    cards: str
-    suggestions: str
+    insert_card: str
+    insert_suggestion: str
+    overridden: str  # (rule_id, reason_code, outcome_at) of one patient's overrides
+    shown_in_encounter: str  # with "{rules}" for as many marks as rules asked about
+    mark: str
     card_columns: tuple[str, ...]
     converters: tuple[Callable[[Any], Any] | None, ...]
+    read_time: Callable[[Any], Any] | None
 
     def card_row(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(
@@ -105,22 +110,33 @@ class _Inserts:
 
 
 @cache
-def _inserts(dialect: Dialect) -> _Inserts:
-    def statement(table: Table, columns: Sequence[str]) -> str:
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+def _statements(dialect: Dialect) -> _Statements:
+    if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+        raise ValueError(f"unsupported DB-API parameter style {dialect.paramstyle!r}")
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+
+    def insert(table: Table, columns: Sequence[str]) -> str:
         names = ", ".join(columns)
         marks = ", ".join([mark] * len(columns))
         # names come from our own table metadata, never from input; values are parameters
         return f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
 
-    if dialect.paramstyle not in ("qmark", "format", "pyformat"):
-        raise ValueError(f"unsupported DB-API parameter style {dialect.paramstyle!r}")
     columns = tuple(c.name for c in _CARDS.columns)
-    return _Inserts(
-        cards=statement(_CARDS, columns),
-        suggestions=statement(_SUGGESTIONS, ("card_uuid", "suggestion_uuid")),
+    return _Statements(
+        insert_card=insert(_CARDS, columns),
+        insert_suggestion=insert(_SUGGESTIONS, ("card_uuid", "suggestion_uuid")),
+        overridden=(
+            "SELECT rule_id, reason_code, outcome_at FROM feedback"  # noqa: S608
+            f" WHERE patient_key = {mark} AND outcome = 'overridden'"
+        ),
+        shown_in_encounter=(
+            "SELECT DISTINCT rule_id FROM issued_card"  # noqa: S608
+            f" WHERE encounter_key = {mark} AND service_id = {mark} AND rule_id IN ({{rules}})"
+        ),
+        mark=mark,
         card_columns=columns,
         converters=tuple(_CARDS.c[name].type.bind_processor(dialect) for name in columns),
+        read_time=_FEEDBACK.c.outcome_at.type.result_processor(dialect, None),
     )
 
 
@@ -142,38 +158,21 @@ def suppressed_rules(
         return {}
     patient, encounter = _keys(store, call)
     held: dict[str, str] = {}
-    with store.reading() as conn:
+    with store.reading() as driver:
+        sql = _statements(driver.dialect)
         if patient is not None and policy.override_days > 0 and policy.override_reason_codes:
             cutoff = now - timedelta(days=policy.override_days)
-            for rule, reason, at in conn.execute(_OVERRIDDEN, {"patient": patient}):
-                if rule in wanted and reason in policy.override_reason_codes and at >= cutoff:
+            read_time = sql.read_time or (lambda value: value)
+            for rule, reason, at in driver.rows(sql.overridden, (patient,)):
+                codes = policy.override_reason_codes
+                if rule in wanted and reason in codes and read_time(at) >= cutoff:
                     held[rule] = "overridden"
-        rest = wanted - set(held)
+        rest = sorted(wanted - set(held))
         if encounter is not None and policy.once_per_encounter and rest:
-            rows = conn.execute(
-                _SHOWN_IN_ENCOUNTER,
-                {"encounter": encounter, "service": call.service_id, "rules": sorted(rest)},
-            ).scalars()
-            held.update((rule, "encounter") for rule in rows)
+            statement = sql.shown_in_encounter.format(rules=", ".join([sql.mark] * len(rest)))
+            rows = driver.rows(statement, (encounter, call.service_id, *rest))
+            held.update((rule, "encounter") for (rule,) in rows)
     return held
-
-
-# Built once: a hook call only binds values (building the statement cost more than running it).
-# The patient's overrides, filtered by rule, reason and age in Python: a patient has few,
-# and a statement with one plain parameter runs from SQLAlchemy's compiled cache (the
-# expanding IN lists it replaced were re-rendered on every call).
-_OVERRIDDEN = select(Feedback.rule_id, Feedback.reason_code, Feedback.outcome_at).where(
-    Feedback.patient_key == bindparam("patient"), Feedback.outcome == "overridden"
-)
-_SHOWN_IN_ENCOUNTER = (
-    select(IssuedCard.rule_id)
-    .where(
-        IssuedCard.encounter_key == bindparam("encounter"),
-        IssuedCard.service_id == bindparam("service"),
-        IssuedCard.rule_id.in_(bindparam("rules", expanding=True)),
-    )
-    .distinct()
-)
 
 
 def _keys(store: Store, call: HookCall) -> tuple[str | None, str | None]:

@@ -18,13 +18,13 @@ Feedback, secrets and replay marks keep the fully durable `transaction()`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cds_service.store.writer_queue import WriterQueue
@@ -88,19 +88,45 @@ class Store:
             yield session
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Driver]:
         """A read-only transaction that takes no write lock (WAL readers never wait)."""
-        with self._light_engine.connect() as conn:
-            with conn.execution_options(sqlite_begin="BEGIN").begin():
-                yield conn
+        with self._driver("BEGIN") as driver:
+            yield driver
 
     @contextmanager
-    def ledgering(self) -> Iterator[Connection]:
+    def ledgering(self) -> Iterator[Driver]:
         """A write committed (visible to all) before returning, but not flushed to disk."""
-        with self._turn(), self._light_engine.connect() as conn, conn.begin():
+        with self._turn(), self._driver("BEGIN IMMEDIATE") as driver:
             if self.backend == "postgresql":
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            yield conn
+                driver.execute("SET LOCAL synchronous_commit TO OFF")
+            yield driver
+
+    @contextmanager
+    def _driver(self, sqlite_begin: str) -> Iterator[Driver]:
+        """One transaction on a pooled DB-API connection of the light engine.
+
+        The hook path runs a few fixed statements per call, and SQLAlchemy's Connection
+        and statement handling cost several times what SQLite takes to run them. Driver
+        errors come out as SQLAlchemy's own (`DBAPIError`), as from any other store call.
+        """
+        engine = self._light_engine
+        dialect = engine.dialect
+        base_error = dialect.loaded_dbapi.Error
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            if self.backend == "sqlite":
+                cursor.execute(sqlite_begin)  # the connection runs in autocommit mode
+            yield Driver(cursor, dialect)
+            connection.commit()
+        except base_error as exc:
+            connection.invalidate()  # broken or mid-transaction: never back to the pool
+            raise DBAPIError.instance(None, None, exc, base_error, dialect=dialect) from exc
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
 
     def _turn(self) -> AbstractContextManager[None]:
         """SQLite file: wait for the write turn (see `writer_queue`); else nothing to wait for."""
@@ -110,6 +136,25 @@ class Store:
         self._engine.dispose()
         if self._light is not None:
             self._light.dispose()
+
+
+class Driver:
+    """A DB-API cursor inside one transaction, with its back end's parameter mark."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql, params)
+        return list(self._cursor.fetchall())
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, rows)
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
