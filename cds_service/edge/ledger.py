@@ -62,7 +62,7 @@ def hold_back(
         held = suppressed_rules(
             store, call, {f.rule_id for f in findings}, fatigue_policy(policy), now
         )
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the SQLite writer queue's lock file
         log.error("store_unavailable", extra={"error_type": type(exc).__name__})
         return tuple(findings)
     for rule_id, why in held.items():
@@ -78,7 +78,7 @@ def record(store: Store, call: HookCall, cards: Sequence[Mapping[str, Any]], now
         metrics.cards_issued(issue.rule_id, issue.indicator)
     try:
         record_issued(store, call, issues, now)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the SQLite writer queue's lock file
         log.error("store_unavailable", extra={"error_type": type(exc).__name__})
 
 

@@ -112,7 +112,10 @@ class Store:
         engine = self._light_engine
         dialect = engine.dialect
         base_error = dialect.loaded_dbapi.Error
-        connection = engine.raw_connection()
+        try:
+            connection = engine.raw_connection()  # a failed connect raises the driver's error
+        except base_error as exc:
+            raise DBAPIError.instance(None, None, exc, base_error, dialect=dialect) from exc
         try:
             cursor = connection.cursor()
             if self.backend == "sqlite":
