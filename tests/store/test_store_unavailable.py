@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -29,8 +30,9 @@ CALL = HookCall("b12-patient-view", "hook-1", "pat-1", "enc-1")
 FATIGUE = FatiguePolicy(
     override_days=30, override_reason_codes=frozenset({"x"}), once_per_encounter=True
 )
-CARD = {
-    "uuid": "c0ffee00-0000-4000-8000-00000000000a",
+CARD_UUID = "c0ffee00-0000-4000-8000-00000000000a"
+CARD: dict[str, Any] = {
+    "uuid": CARD_UUID,
     "indicator": "warning",
     "source": {"topic": {"code": "maintenance-not-started"}},
     "suggestions": [{"uuid": "c0ffee00-0000-4000-8000-00000000000b"}],
@@ -69,7 +71,7 @@ def test_store_calls_raise_sqlalchemy_errors(lost_store: Store) -> None:
         suppressed_rules(lost_store, CALL, {"maintenance-not-started"}, FATIGUE, now)
     with pytest.raises((SQLAlchemyError, OSError)):
         record_issued(
-            lost_store, CALL, [CardIssue(CARD["uuid"], "maintenance-not-started", "warning")], now
+            lost_store, CALL, [CardIssue(CARD_UUID, "maintenance-not-started", "warning")], now
         )
 
 
