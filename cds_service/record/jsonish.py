@@ -32,16 +32,22 @@ def obj(value: Any) -> JSON | None:
     """The value if it is a JSON object."""
     if type(value) is dict:  # the fast path: parsed JSON is plain dicts
         return value
+    if value is None:  # an absent field, before the (slow) abstract-class check
+        return None
     return value if isinstance(value, Mapping) else None
 
 
 def first_obj(value: Any) -> JSON | None:
     """The first object of a list, or the value itself when a client sent one object."""
+    if type(value) is dict:
+        return value
+    if value is None:
+        return None
     if isinstance(value, Mapping):
         return value
     if isinstance(value, list):
         for item in value:
-            if isinstance(item, Mapping):
+            if type(item) is dict or isinstance(item, Mapping):
                 return item
     return None
 
@@ -52,7 +58,7 @@ def objs(value: Any) -> Iterator[JSON]:
         for item in value:
             if type(item) is dict or isinstance(item, Mapping):
                 yield item
-    elif isinstance(value, Mapping):
+    elif value is not None and isinstance(value, Mapping):
         yield value
 
 
