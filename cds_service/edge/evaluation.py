@@ -25,7 +25,7 @@ from cds_service.protocol.errors import ServiceError
 from cds_service.protocol.request import HookRequest
 from cds_service.record import read_orders, read_record
 from cds_service.record.model import Agent, DataGap, Orders, PatientRecord, Source
-from cds_service.rules import run_rules
+from cds_service.rules import analytes_for, run_rules
 from cds_service.rules.base import RuleInput
 from cds_service.settings import Settings
 from cds_service.store import Store
@@ -76,7 +76,9 @@ class Evaluator:
             raise
         _count_fetches(raw.fetches)
         notes = tuple(DataGap(topic="bundle", message=note) for note in raw.notes)
-        record = read_record(request.patient_id, raw.resources, self.policy, notes)
+        record = read_record(
+            request.patient_id, raw.resources, self.policy, notes, analytes_for(request.hook)
+        )
         today = self.clock()
         run = run_rules(RuleInput(record, self.policy, today, request.hook, orders))
         for failure in run.failures:

@@ -282,15 +282,24 @@ class PatientRecord:
     procedures: tuple[ProcedureRecord, ...] = ()
     medications: tuple[MedicationUse, ...] = ()  # newest start first
     gaps: tuple[DataGap, ...] = ()
+    # The analytes read into `labs` (a hook call reads only what its rules read); None: all.
+    analytes: frozenset[Analyte] | None = None
 
     def results(self, analyte: Analyte) -> tuple[LabResult, ...]:
         """Results for one series analyte (`SERIES_ANALYTES`), newest first."""
         if analyte not in SERIES_ANALYTES:
             raise ValueError(f"{analyte} is read as its latest result only; see SERIES_ANALYTES")
+        self._check_read(analyte)
         return tuple(r for r in self.labs if r.analyte is analyte)
 
     def latest(self, analyte: Analyte) -> LabResult | None:
+        self._check_read(analyte)
         return next((r for r in self.labs if r.analyte is analyte), None)
+
+    def _check_read(self, analyte: Analyte) -> None:
+        """A record read without `analyte` must not answer as if the patient had none."""
+        if self.analytes is not None and analyte not in self.analytes:
+            raise ValueError(f"{analyte} was not read for this record; add it to the rule's READS")
 
     def conditions_in(self, concept: str, *, current_only: bool = False) -> tuple[Diagnosis, ...]:
         return tuple(

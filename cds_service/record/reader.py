@@ -134,12 +134,17 @@ def _coded_for_us(resource: JSON, resource_type: str, index: PolicyIndex) -> boo
 
 
 def _select(
-    resources: Any, patient: str, index: PolicyIndex, hits: dict[int, Hit]
+    resources: Any,
+    patient: str,
+    index: PolicyIndex,
+    hits: dict[int, Hit],
+    analytes: frozenset[Analyte] | None = None,
 ) -> list[tuple[str, JSON]]:
     """This patient's relevant resources, deduplicated by (type, id), newest version kept.
 
-    An Observation is kept only for a lab the rules read; its (analyte, code) hit goes to
-    `hits`, by `id()` of the resource, so the reader does not work it out twice.
+    An Observation is kept only for a lab the rules read (of `analytes`, when given); its
+    (analyte, code) hit goes to `hits`, by `id()` of the resource, so the reader does not
+    work it out twice.
     """
     kept: dict[tuple[str, str], JSON] = {}
     anonymous: list[JSON] = []
@@ -151,7 +156,7 @@ def _select(
         hit: Hit = None
         if resource_type == "Observation":
             hit = analyte_of(resource, index)
-            if hit is None:
+            if hit is None or (analytes is not None and hit[0] not in analytes):
                 continue
         elif not _coded_for_us(resource, resource_type, index):
             continue
@@ -190,12 +195,16 @@ def read_record(
     resources: Iterable[Mapping[str, Any]],
     policy: Policy,
     notes: Sequence[DataGap] = (),
+    analytes: frozenset[Analyte] | None = None,
 ) -> PatientRecord:
-    """Build the patient's record from raw resources (any order, duplicates, other types)."""
+    """Build the patient's record from raw resources (any order, duplicates, other types).
+
+    `analytes`: read lab results of these only (what the hook's rules read); None: all.
+    """
     patient = _patient_key(patient_id if isinstance(patient_id, str) else "")
     index = index_for(policy)
     hits: dict[int, Hit] = {}
-    chosen = _select(resources, patient, index, hits)
+    chosen = _select(resources, patient, index, hits, analytes)
     included = index_medications(res for _, res in chosen)
     gaps: list[DataGap] = list(notes) if isinstance(notes, Sequence) else []
     labs: list[LabResult] = []
@@ -253,6 +262,7 @@ def read_record(
         procedures=tuple(sorted(procedures, key=lambda p: (newest_first_key(p.performed), p.ref))),
         medications=tuple(sorted(medications, key=lambda m: (newest_first_key(m.start), m.ref))),
         gaps=_unique(gaps),
+        analytes=analytes,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import ModuleType
 
+from cds_service.record.model import Analyte
 from cds_service.rules import (
     b12_monitoring_overdue,
     b12_therapy_stopped,
@@ -56,6 +57,12 @@ class RuleRun:
 
 def rules_for(hook: str) -> tuple[ModuleType, ...]:
     return tuple(rule for rule in RULES if hook in rule.HOOKS)
+
+
+def analytes_for(hook: str) -> frozenset[Analyte]:
+    """The lab analytes the hook's rules read (each rule's `READS`): the record of a hook
+    call is read for these only, and asking it for another raises."""
+    return frozenset().union(*(rule.READS for rule in rules_for(hook)))
 
 
 def run_rules(inp: RuleInput, rules: tuple[ModuleType, ...] | None = None) -> RuleRun:

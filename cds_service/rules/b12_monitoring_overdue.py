@@ -35,6 +35,10 @@ from cds_service.rules.symptoms_recurring import worsening_pairs
 
 RULE_ID = "b12-monitoring-overdue"
 HOOKS = ("patient-view",)
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset(
+    {Analyte.B12, Analyte.HOLOTC, Analyte.HOMOCYSTEINE, Analyte.PHQ9, Analyte.PHQ9_ITEM9}
+)
 GUIDELINE = PROTOCOL_MONITORING
 NAMES = {Analyte.B12: "B12", Analyte.HOMOCYSTEINE: "homocysteine"}
 

@@ -21,7 +21,7 @@ Why: stopping in an irreversible cause leads back to deficiency and irreversible
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, DraftOrder, Route
+from cds_service.record.model import Agent, Analyte, DraftOrder, Route
 from cds_service.rules import facts
 from cds_service.rules.base import (
     GIVEN_ELSEWHERE,
@@ -37,6 +37,8 @@ from cds_service.rules.guidelines import NICE_NG239
 
 RULE_ID = "b12-therapy-stopped"
 HOOKS = ("patient-view", "order-sign")
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC})
 GUIDELINE = NICE_NG239
 SWITCHED_ORAL = OverrideReason("switched-oral", "Switched to oral high-dose B12")
 DIAGNOSIS_REVISED = OverrideReason("diagnosis-revised", "Diagnosis revised")

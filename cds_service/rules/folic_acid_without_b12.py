@@ -37,6 +37,8 @@ from cds_service.rules.guidelines import BNF_FOLIC_ACID
 
 RULE_ID = "folic-acid-without-b12"
 HOOKS = ("order-select", "order-sign")
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.FOLATE, Analyte.MCV})
 GUIDELINE = BNF_FOLIC_ACID
 B12_ADEQUATE_ELSEWHERE = OverrideReason(
     "b12-adequate-elsewhere", "B12 adequate (recent result not in this record)"

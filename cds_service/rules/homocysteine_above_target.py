@@ -27,6 +27,8 @@ from cds_service.rules.guidelines import PROTOCOL_MONITORING
 
 RULE_ID = "homocysteine-above-target"
 HOOKS = ("patient-view",)
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.HOMOCYSTEINE, Analyte.B12, Analyte.HOLOTC, Analyte.FOLATE, Analyte.MMA})
 GUIDELINE = PROTOCOL_MONITORING
 OTHER_CAUSE = OverrideReason("other-cause", "Raised by a known non-B12 cause (e.g. renal)")
 

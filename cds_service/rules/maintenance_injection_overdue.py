@@ -17,6 +17,7 @@ Why: missed maintenance doses let deficiency and neurological damage return.
 
 from __future__ import annotations
 
+from cds_service.record.model import Analyte
 from cds_service.rules import facts
 from cds_service.rules.base import (
     GIVEN_ELSEWHERE,
@@ -31,6 +32,8 @@ from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "maintenance-injection-overdue"
 HOOKS = ("patient-view",)
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 
 

@@ -15,7 +15,7 @@ Why: longer gaps let deficiency and symptoms return before the next dose.
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, Route
+from cds_service.record.model import Agent, Analyte, Route
 from cds_service.rules import facts
 from cds_service.rules.base import (
     SPECIALIST_PLAN,
@@ -29,6 +29,8 @@ from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "maintenance-interval-too-long"
 HOOKS = ("order-select", "order-sign")
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 LEVELS_GUIDED = OverrideReason("symptom-free-on-interval", "Symptom-free on this interval")
 

@@ -31,6 +31,8 @@ from cds_service.rules.guidelines import PROTOCOL_MAINTENANCE
 
 RULE_ID = "maintenance-not-started"
 HOOKS = ("patient-view",)
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC})
 GUIDELINE = PROTOCOL_MAINTENANCE
 REVERSIBLE_TREATED = OverrideReason(
     "reversible-cause-treated", "Reversible cause corrected; course completed on purpose"

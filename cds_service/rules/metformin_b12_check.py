@@ -29,6 +29,8 @@ from cds_service.rules.guidelines import MHRA_METFORMIN
 
 RULE_ID = "metformin-b12-check"
 HOOKS = ("patient-view",)
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HB, Analyte.MCV})
 GUIDELINE = MHRA_METFORMIN
 
 

@@ -16,7 +16,7 @@ Why: under-treated neurological involvement can leave permanent deficit.
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, Route
+from cds_service.record.model import Agent, Analyte, Route
 from cds_service.rules import facts
 from cds_service.rules.base import (
     SPECIALIST_PLAN,
@@ -30,6 +30,8 @@ from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "neurological-review"
 HOOKS = ("patient-view",)
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 SCD_CODES = frozenset(
     {"http://hl7.org/fhir/sid/icd-10-cm|G32.0", "http://hl7.org/fhir/sid/icd-10|G32.0"}

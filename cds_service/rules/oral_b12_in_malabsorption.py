@@ -16,7 +16,7 @@ Why: low-dose oral B12 fails when absorption is the problem.
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, Route
+from cds_service.record.model import Agent, Analyte, Route
 from cds_service.rules import facts
 from cds_service.rules.base import (
     PATIENT_DECLINED,
@@ -32,6 +32,8 @@ from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "oral-b12-in-malabsorption"
 HOOKS = ("order-select", "order-sign")
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.B12, Analyte.HOLOTC})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 PREFERENCE = OverrideReason("patient-preference", "Patient preference after informed discussion")
 IM_UNSUITABLE = OverrideReason(

@@ -37,6 +37,8 @@ from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "symptoms-recurring"
 HOOKS = ("patient-view",)
+# Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
+READS = frozenset({Analyte.PHQ9, Analyte.PHQ9_ITEM9, Analyte.B12, Analyte.HOLOTC})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 OTHER_CAUSE = OverrideReason("other-cause", "Symptoms explained by another cause")
 
