@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.synthetic import HookBody
 from cds_service.edge.evaluation import Evaluator, utc_today
-from cds_service.edge.limits import check_shape
+from cds_service.edge.limits import check_request_shape
 from cds_service.policy import load_policy
 from cds_service.protocol.catalog import ServiceDefinition, load_catalog
 from cds_service.protocol.request import HookRequest, decode_json, hook_request_from
@@ -60,7 +60,7 @@ def measure(bodies: list[HookBody], reps: int, seconds: float) -> dict[tuple[int
 
         def admit(body: bytes = body, service: ServiceDefinition = service) -> HookRequest:
             data = decode_json(body)
-            check_shape(data)
+            check_request_shape(data)
             return hook_request_from(data, service, catalog)
 
         def evaluate(r: HookRequest, service: ServiceDefinition = service) -> Any:
