@@ -126,7 +126,10 @@ class Store:
             connection.invalidate()  # broken or mid-transaction: never back to the pool
             raise DBAPIError.instance(None, None, exc, base_error, dialect=dialect) from exc
         except BaseException:
-            connection.rollback()
+            try:
+                connection.rollback()
+            except base_error:
+                connection.invalidate()
             raise
         finally:
             connection.close()
@@ -142,11 +145,10 @@ class Store:
 
 
 class Driver:
-    """A DB-API cursor inside one transaction, with its back end's parameter mark."""
+    """A DB-API cursor inside one transaction; SQL is written in `dialect.paramstyle`."""
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self.dialect = dialect
-        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
