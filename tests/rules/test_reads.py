@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from types import ModuleType
@@ -60,7 +61,7 @@ def _named_analytes(module: ModuleType, seen: set[str] | None = None) -> set[Ana
                 try:
                     imported = importlib.import_module(name)
                 except ModuleNotFoundError:
-                    continue  # `from cds_service.rules.x import name`: x is named itself
+                    continue  # `from cds_service.rules import NAME`, NAME not a module
                 found |= _named_analytes(imported, seen)
     return found
 
@@ -103,6 +104,36 @@ def test_the_loose_use_check_can_fail(tmp_path: Path) -> None:
     assert not _uses_analyte_loosely(module)
 
 
+def _analyte_collections() -> set[str]:
+    """Names in `record.model` that hold analytes (e.g. SERIES_ANALYTES): a rule reading
+    through one of them reads analytes the static check would not see by name."""
+    from cds_service.record import model
+
+    found: set[str] = set()
+    for name, value in vars(model).items():
+        if isinstance(value, Mapping | set | frozenset | list | tuple):
+            if any(isinstance(item, Analyte) for item in value):
+                found.add(name)
+    return found
+
+
+def _imports_analyte_collections(module: ModuleType) -> set[str]:
+    assert module.__file__ is not None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    collections = _analyte_collections()
+    return {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "cds_service.record.model"
+        for alias in node.names
+        if alias.name in collections
+    }
+
+
+def test_record_model_analyte_collections_are_recognised() -> None:
+    assert {"SERIES_ANALYTES", "UNIT_OF"} <= _analyte_collections()
+
+
 @by_id
 def test_reads_names_every_analyte_the_rule_module_names(rule: ModuleType) -> None:
     assert isinstance(rule.READS, frozenset)
@@ -110,6 +141,18 @@ def test_reads_names_every_analyte_the_rule_module_names(rule: ModuleType) -> No
     missing = _named_analytes(rule) - rule.READS
     assert not missing, f"{rule.RULE_ID} names {sorted(missing)} but READS leaves them out"
     assert not _uses_analyte_loosely(rule), f"{rule.RULE_ID} uses Analyte other than Analyte.X"
+
+
+RULE_FOLDER = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[2] / "cds_service" / "rules").glob("*.py")
+)
+
+
+@pytest.mark.parametrize("name", RULE_FOLDER)
+def test_no_rule_folder_module_reads_analytes_through_a_collection(name: str) -> None:
+    package = "cds_service.rules"
+    module = importlib.import_module(package if name == "__init__" else f"{package}.{name}")
+    assert not _imports_analyte_collections(module)
 
 
 def test_the_static_check_can_fail() -> None:
