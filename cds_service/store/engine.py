@@ -219,7 +219,6 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         # take the write lock up front: a deferred read-then-write transaction can
-        # fail with SQLITE_BUSY at once instead of waiting its turn (reads say BEGIN)
-        connection.exec_driver_sql(
-            connection.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE")
-        )
+        # fail with SQLITE_BUSY at once instead of waiting its turn (the hook path's
+        # reads issue their own deferred BEGIN, see `_driver`)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
