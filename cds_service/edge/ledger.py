@@ -12,14 +12,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from cds_service.edge import metrics
 from cds_service.policy import Policy
 from cds_service.protocol.catalog import ServiceDefinition
 from cds_service.protocol.request import HookRequest
 from cds_service.rules.base import Finding
-from cds_service.store import Store
+from cds_service.store import UNAVAILABLE, Store
 from cds_service.store.audit import (
     CardIssue,
     FatiguePolicy,
@@ -62,7 +60,7 @@ def hold_back(
         held = suppressed_rules(
             store, call, {f.rule_id for f in findings}, fatigue_policy(policy), now
         )
-    except (SQLAlchemyError, OSError) as exc:  # OSError: the SQLite writer queue's lock file
+    except UNAVAILABLE as exc:
         log.error("store_unavailable", extra={"error_type": type(exc).__name__})
         return tuple(findings)
     for rule_id, why in held.items():
@@ -78,7 +76,7 @@ def record(store: Store, call: HookCall, cards: Sequence[Mapping[str, Any]], now
         metrics.cards_issued(issue.rule_id, issue.indicator)
     try:
         record_issued(store, call, issues, now)
-    except (SQLAlchemyError, OSError) as exc:  # OSError: the SQLite writer queue's lock file
+    except UNAVAILABLE as exc:
         log.error("store_unavailable", extra={"error_type": type(exc).__name__})
 
 

@@ -4,6 +4,6 @@ Outside the hook-call layers: only the edge uses it, and it knows nothing of HTT
 FHIR. Every value it keeps about a patient is an HMAC under a per-installation secret.
 """
 
-from cds_service.store.engine import Store, StoreError, open_store
+from cds_service.store.engine import UNAVAILABLE, Store, StoreError, open_store
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["UNAVAILABLE", "Store", "StoreError", "open_store"]

@@ -32,6 +32,12 @@ from cds_service.store.writer_queue import WriterQueue
 SQLITE_BUSY_MS = 30_000
 
 
+# What a store call raises when the database cannot be reached or written: any database
+# error (driver errors come out as SQLAlchemy's, see `Store._driver`), and an OSError of
+# the SQLite writer queue's lock file. Callers that must fail open catch exactly these.
+UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
+
+
 class StoreError(RuntimeError):
     """The database cannot be opened or migrated; the message names the URL's back end."""
 
