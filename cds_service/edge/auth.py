@@ -25,7 +25,6 @@ from typing import Any
 import jwt
 from flask import Flask, Request, current_app, g
 from jwt.exceptions import InvalidJTIError
-from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.edge.jwks import JwksCache, JwksUnavailable
 from cds_service.edge.trusted_clients import (
@@ -36,7 +35,7 @@ from cds_service.edge.trusted_clients import (
 )
 from cds_service.protocol.errors import Unauthorized
 from cds_service.settings import Settings
-from cds_service.store import Store
+from cds_service.store import UNAVAILABLE, Store
 from cds_service.store.replay import remember_jti
 
 log = logging.getLogger(__name__)
@@ -193,7 +192,7 @@ class Authenticator:
         expires = datetime.fromtimestamp(int(claims["exp"]) + LEEWAY_SECONDS, UTC)
         try:
             fresh = remember_jti(self.store, f"{client.issuer} {claims['jti']}", expires)
-        except SQLAlchemyError as exc:
+        except UNAVAILABLE as exc:
             log.error("replay_check_failed", extra={"error_type": type(exc).__name__})
             raise AuthRejected("replay_check_unavailable") from None
         if not fresh:
