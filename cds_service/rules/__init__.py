@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from types import ModuleType
 
 from cds_service.record.model import Analyte
@@ -59,9 +60,11 @@ def rules_for(hook: str) -> tuple[ModuleType, ...]:
     return tuple(rule for rule in RULES if hook in rule.HOOKS)
 
 
+@cache
 def analytes_for(hook: str) -> frozenset[Analyte]:
     """The lab analytes the hook's rules read (each rule's `READS`): the record of a hook
-    call is read for these only, and asking it for another raises."""
+    call is read for these only, and asking it for another raises. Fixed per hook, so
+    worked out once."""
     return frozenset().union(*(rule.READS for rule in rules_for(hook)))
 
 

@@ -163,8 +163,8 @@ def suppressed_rules(
         if patient is not None and policy.override_days > 0 and policy.override_reason_codes:
             cutoff = now - timedelta(days=policy.override_days)
             read_time = sql.read_time or (lambda value: value)
+            codes = policy.override_reason_codes
             for rule, reason, at in driver.rows(sql.overridden, (patient,)):
-                codes = policy.override_reason_codes
                 if rule in wanted and reason in codes and read_time(at) >= cutoff:
                     held[rule] = "overridden"
         rest = sorted(wanted - set(held))
