@@ -5,9 +5,10 @@ The strict writer: every resource is built as plain JSON, then validated through
 every call. An order the EHR sent (an `update`) is emitted from the validated model, which
 normalises it; a resource built here from our own templates is already in that canonical
 form (tests/cards checks every template variant), so it is emitted as built and the
-model's serialisation, which cost more than the validation, is skipped. A suggestion whose resource cannot be made valid (e.g. an
-`update` of a draft order an EHR sent in a non-R4 shape we cannot repair) is dropped, never
-sent half-valid. This is the only module that imports fhir.resources.
+model's serialisation, which cost more than the validation, is skipped. A suggestion
+whose resource cannot be made valid (e.g. an `update` of a draft order an EHR sent in a
+non-R4 shape we cannot repair) is dropped, never sent half-valid. This is the only module
+that imports fhir.resources.
 """
 
 from __future__ import annotations

@@ -227,17 +227,13 @@ def entries(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     raw = bundle.get("entry")
     if not isinstance(raw, list):
         return []
-    # comprehensions, exact-type checks first (parsed JSON is plain dicts): this runs for
-    # every prefetched entry of every call
-    resources = [
-        entry.get("resource") for entry in raw if type(entry) is dict or isinstance(entry, dict)
-    ]
+    # comprehensions: this runs for every prefetched entry of every call
+    resources = [entry.get("resource") for entry in raw if isinstance(entry, dict)]
     return [
         resource
         for resource in resources
-        if (type(resource) is dict or isinstance(resource, dict))
-        and resource.get("resourceType") is not None
-        and resource.get("resourceType") != "OperationOutcome"
+        if isinstance(resource, dict)
+        and resource.get("resourceType") not in (None, "OperationOutcome")
     ]
 
 
