@@ -36,13 +36,18 @@ HOOKS = ("patient-view", "order-select", "order-sign")
 by_id = pytest.mark.parametrize("rule", RULES, ids=[r.RULE_ID for r in RULES])
 
 
+def _tree(module: ModuleType) -> ast.Module:
+    assert module.__file__ is not None
+    return ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+
+
 def _named_analytes(module: ModuleType, seen: set[str] | None = None) -> set[Analyte]:
     """`Analyte.X` named in the module's source and in the rule-folder modules it imports."""
     seen = set() if seen is None else seen
     if module.__name__ in seen or module.__file__ is None:
         return set()
     seen.add(module.__name__)
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    tree = _tree(module)
     found: set[Analyte] = set()
     for node in ast.walk(tree):
         if (
@@ -69,8 +74,7 @@ def _named_analytes(module: ModuleType, seen: set[str] | None = None) -> set[Ana
 def _uses_analyte_loosely(module: ModuleType) -> bool:
     """`Analyte` used other than as `Analyte.X` or in a type annotation (e.g. iterated, or
     called with a value): the static check cannot see which analytes that reads."""
-    assert module.__file__ is not None
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    tree = _tree(module)
     allowed: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
@@ -118,8 +122,7 @@ def _analyte_collections() -> set[str]:
 
 
 def _imports_analyte_collections(module: ModuleType) -> set[str]:
-    assert module.__file__ is not None
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    tree = _tree(module)
     collections = _analyte_collections()
     return {
         alias.name
