@@ -1,11 +1,14 @@
 """Suggestion intents -> CDS Hooks suggestions carrying valid FHIR R4 resources.
 
-The strict writer: every resource is built as plain JSON, then validated through the
-`fhir.resources.R4B` models (the resources used here are identical in R4 and R4B) on
-every call. An order the EHR sent (an `update`) is emitted from the validated model, which
-normalises it; a resource built here from our own templates is already in that canonical
-form (tests/cards checks every template variant), so it is emitted as built and the
-model's serialisation, which cost more than the validation, is skipped. A suggestion
+The strict writer: every resource is built as plain JSON and validated through the
+`fhir.resources.R4B` models (the resources used here are identical in R4 and R4B). An
+order the EHR sent (an `update`) is validated on every call and emitted from the model,
+which normalises it. A resource built here from our own templates is already in that
+canonical form (tests/cards checks every template variant), so it is emitted as built.
+Its validity is fixed by the template variant (which order, which interval, whether an
+encounter and a requester are named) once the per-call values are plain FHIR ids: the
+first resource of each variant is validated by the model, later ones of that variant
+skip it. Per-call values that are not plain ids are validated every time. A suggestion
 whose resource cannot be made valid (e.g. an `update` of a draft order an EHR sent in a
 non-R4 shape we cannot repair) is dropped, never sent half-valid. This is the only module
 that imports fhir.resources.
@@ -43,6 +46,11 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 # a delete action must name the draft as Type/id; an order without a usable id cannot be named
 _RESOURCE_ID = re.compile(r"[A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# template variants the models accepted, with plain-id per-call values; the variants are
+# few (orders x intervals x context shape), the bound only guards against a surprise
+_VALIDATED_VARIANTS: set[tuple[Any, ...]] = set()
+_MAX_VARIANTS = 4096
 
 HYDROXOCOBALAMIN_1MG_ML = {
     "coding": [
@@ -92,6 +100,13 @@ class SuggestionWriter:
         self.resources = resources
         self.encounter_id = encounter_id
         self.user_id = user_id
+        # Patient/Encounter/requester references and a date: when these are plain ids, a
+        # template's validity depends on its variant only
+        self._plain_context = (
+            _FHIR_ID.fullmatch(patient_id) is not None
+            and (not encounter_id or _FHIR_ID.fullmatch(encounter_id) is not None)
+            and (not user_id or _RESOURCE_ID.fullmatch(user_id) is not None)
+        )
 
     def build(self, intent: SuggestionIntent) -> dict[str, Any] | None:
         builders: dict[type, Callable[[Any], list[dict[str, Any]] | None]] = {
@@ -150,7 +165,7 @@ class SuggestionWriter:
                 "dosageInstruction": [dosage],
             }
         )
-        return _valid(MedicationRequest, resource, canonical=True)
+        return self._template(MedicationRequest, resource, ("injection", interval_days, doses))
 
     def lab_order(self, analyte: Analyte) -> dict[str, Any]:
         code, display = LAB_ORDERS[analyte]
@@ -176,7 +191,20 @@ class SuggestionWriter:
                 },
             }
         )
-        return _valid(ServiceRequest, resource, canonical=True)
+        return self._template(ServiceRequest, resource, ("lab", analyte))
+
+    def _template(
+        self, model: Any, resource: dict[str, Any], variant: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        """`resource` (built from a template) as emitted, validated once per variant."""
+        key = (model.__name__, *variant, "encounter" in resource, "requester" in resource)
+        if self._plain_context and key in _VALIDATED_VARIANTS:
+            pruned: dict[str, Any] = _pruned(resource)
+            return pruned
+        valid = _valid(model, resource, canonical=True)  # raises ValidationError
+        if self._plain_context and len(_VALIDATED_VARIANTS) < _MAX_VARIANTS:
+            _VALIDATED_VARIANTS.add(key)
+        return valid
 
     def _updated(self, ref: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         original = self.resources[ref]
