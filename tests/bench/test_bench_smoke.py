@@ -52,3 +52,24 @@ def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
     assert len(result["memory"]["service"]) == 2  # one row per gunicorn worker
     assert len(result["ratios"]) == 7
     assert len(TARGETS) == 6
+
+
+def test_ablation_runs_every_variant_on_every_body() -> None:
+    """`python -m bench.ablation` starts its four servers; each answers every body with 200
+    (a non-200 answer stops the run with an error)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("B12CDS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ablation", "--rounds", "3"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"nproc=\d+", done.stdout)
+    assert re.search(r"service\s+no-reader\s+edge-only\s+floor", done.stdout)
+    for n in SIZES:
+        for hook in HOOKS:
+            row = rf"^{hook}\s+{n}(\s+[\d.]+ \(\s*[\d.]+\)){{4}}$"
+            assert re.search(row, done.stdout, re.M), f"row {n} {hook} missing"
