@@ -197,7 +197,7 @@ class SuggestionWriter:
         self, model: Any, resource: dict[str, Any], variant: tuple[Any, ...]
     ) -> dict[str, Any]:
         """`resource` (built from a template) as emitted, validated once per variant."""
-        key = (model.__name__, *variant, "encounter" in resource, "requester" in resource)
+        key = (*variant, "encounter" in resource, "requester" in resource)
         if self._plain_context and key in _VALIDATED_VARIANTS:
             pruned: dict[str, Any] = _pruned(resource)
             return pruned
