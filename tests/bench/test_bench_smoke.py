@@ -19,11 +19,12 @@ from bench.synthetic import HOOKS, SIZES
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def _run_module(*args: str) -> str:
+    """stdout of `python -m ARGS` from the repository, without B12CDS_* settings; it must
+    exit 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("B12CDS_")}
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        [sys.executable, "-m", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -31,7 +32,12 @@ def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    text = done.stdout
+    return done.stdout
+
+
+def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    text = _run_module("bench", "--quick", "--json", str(out))
     assert re.search(r"nproc=\d+", text)
     for n in SIZES:
         for hook in HOOKS:
@@ -57,19 +63,10 @@ def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
 def test_ablation_runs_every_variant_on_every_body() -> None:
     """`python -m bench.ablation` starts its four servers; each answers every body with 200
     (a non-200 answer stops the run with an error)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("B12CDS_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ablation", "--rounds", "3"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert re.search(r"nproc=\d+", done.stdout)
-    assert re.search(r"service\s+no-reader\s+edge-only\s+floor", done.stdout)
+    text = _run_module("bench.ablation", "--rounds", "3")
+    assert re.search(r"nproc=\d+", text)
+    assert re.search(r"service\s+no-reader\s+edge-only\s+floor", text)
     for n in SIZES:
         for hook in HOOKS:
             row = rf"^{hook}\s+{n}(\s+[\d.]+ \(\s*[\d.]+\)){{4}}$"
-            assert re.search(row, done.stdout, re.M), f"row {n} {hook} missing"
+            assert re.search(row, text, re.M), f"row {n} {hook} missing"
