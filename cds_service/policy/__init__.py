@@ -164,11 +164,10 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
 
 
 BUILT_IN = {"seed": DEFAULT_POLICY_PATH, "uk-guideline": HERE / "uk-guideline.json"}
+_MAX_EXTENDS = 4  # a chain longer than this is a loop or a mistake
 
 
-def load_policy(path: str | Path | None = None) -> Policy:
-    """Load the site policy from `path` (or a built-in name: seed, uk-guideline), else the default."""
-    source = BUILT_IN.get(str(path), Path(path)) if path else DEFAULT_POLICY_PATH
+def _read(source: Path) -> dict[str, Any]:
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -179,4 +178,39 @@ def load_policy(path: str | Path | None = None) -> Policy:
         raise PolicyError(f"policy file is not JSON: {source}: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError("policy field (top level): must be a JSON object")
-    return policy_from_dict(data)
+    return data
+
+
+def _merged(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """`overlay` over `base`: objects merge key by key, anything else (lists too) replaces."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve(source: Path, depth: int = 0) -> dict[str, Any]:
+    """The document at `source` with its `extends` chain applied (a built-in name or a path,
+    relative to the extending file), so a site file need only say what it changes."""
+    data = _read(source)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent.strip():
+        raise PolicyError("policy field extends: must be a built-in policy name or a file path")
+    if depth >= _MAX_EXTENDS:
+        raise PolicyError(f"policy field extends: more than {_MAX_EXTENDS} levels (a loop?)")
+    base = BUILT_IN.get(parent) or (source.parent / parent)
+    return _merged(_resolve(base, depth + 1), data)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load the site policy from `path` (or a built-in name: seed, uk-guideline), else the default.
+
+    A file may start from another with `"extends": "seed"` (or a path) and hold only its changes.
+    """
+    source = BUILT_IN.get(str(path), Path(path)) if path else DEFAULT_POLICY_PATH
+    return policy_from_dict(_resolve(source))

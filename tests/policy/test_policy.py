@@ -112,3 +112,59 @@ def test_unreadable_policy_files_are_refused(tmp_path: Path, content: str) -> No
 def test_a_missing_policy_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="not found"):
         load_policy(tmp_path / "nope.json")
+
+
+def test_a_site_file_may_extend_a_built_in_and_hold_only_its_changes(tmp_path: Path) -> None:
+    path = tmp_path / "site.json"
+    path.write_text(
+        json.dumps(
+            {
+                "extends": "seed",
+                "name": "site",
+                "thresholds": {"homocysteine_target_umol_l": 12},
+                "intervals_days": {"maintenance": 61},
+            }
+        ),
+        encoding="utf-8",
+    )
+    policy, seed = load_policy(path), load_policy()
+    assert policy.name == "site"
+    assert policy.threshold("homocysteine_target_umol_l") == 12
+    assert policy.days("maintenance") == 61
+    # everything else is the built-in's, value sets included
+    assert policy.threshold("b12_adequate_pmol_l") == seed.threshold("b12_adequate_pmol_l")
+    assert policy.days("grace") == seed.days("grace")
+    assert policy.value_sets == seed.value_sets
+
+
+def test_a_site_file_may_extend_another_file_by_relative_path(tmp_path: Path) -> None:
+    (tmp_path / "region.json").write_text(
+        json.dumps({"extends": "uk-guideline", "name": "region", "intervals_days": {"grace": 7}}),
+        encoding="utf-8",
+    )
+    (tmp_path / "site.json").write_text(
+        json.dumps({"extends": "region.json", "name": "site"}), encoding="utf-8"
+    )
+    policy = load_policy(tmp_path / "site.json")
+    assert (policy.name, policy.monitoring_profile, policy.days("grace")) == (
+        "site",
+        "uk-guideline",
+        7,
+    )
+
+
+def test_an_extends_loop_or_a_bad_extends_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps({"extends": "b.json"}), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps({"extends": "a.json"}), encoding="utf-8")
+    with pytest.raises(PolicyError, match="extends"):
+        load_policy(tmp_path / "a.json")
+    (tmp_path / "c.json").write_text(json.dumps({"extends": 3}), encoding="utf-8")
+    with pytest.raises(PolicyError, match="extends"):
+        load_policy(tmp_path / "c.json")
+
+
+def test_a_partial_file_without_extends_is_refused_naming_what_is_missing(tmp_path: Path) -> None:
+    path = tmp_path / "partial.json"
+    path.write_text(json.dumps({"name": "x", "thresholds": {}}), encoding="utf-8")
+    with pytest.raises(PolicyError, match="required"):
+        load_policy(path)
