@@ -9,9 +9,8 @@ Everything downstream reads the frozen `Policy`, never the JSON.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -22,44 +21,9 @@ HERE = Path(__file__).parent
 DEFAULT_POLICY_PATH = HERE / "default.json"
 SCHEMA_PATH = HERE / "policy.schema.json"
 
-# Supplement-strength folic acid (0.4/0.8 mg): in the set unless a site opts out.
-_SUPPLEMENT_FOLIC_ACID = frozenset(
-    "http://www.nlm.nih.gov/research/umls/rxnorm|" + c
-    for c in ("198640", "252463", "198641", "285122")
-)
-
 
 class PolicyError(ValueError):
     """The policy file is missing, not JSON, or breaks the schema (message names the field)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TextMatch:
-    """Words that name an agent (any of `include`, none of `exclude`), matched in the
-    lower-cased text. Each list is one compiled alternation of the literal words: the same
-    answer as testing them one by one, at a fraction of the cost (it runs for every
-    medication name on every call)."""
-
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    _include: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_include", _alternation(self.include))
-        object.__setattr__(self, "_exclude", _alternation(self.exclude))
-
-    def matches(self, text: str) -> bool:
-        if self._include is None:
-            return False
-        low = text.lower()
-        return self._include.search(low) is not None and (
-            self._exclude is None or self._exclude.search(low) is None
-        )
-
-
-def _alternation(words: tuple[str, ...]) -> re.Pattern[str] | None:
-    return re.compile("|".join(re.escape(w) for w in words)) if words else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +43,6 @@ class Policy:
     value_sets: Mapping[str, frozenset[str]]  # name -> {"system|code"}
     causes: Mapping[str, str]  # "system|code" -> cause, for irreversible malabsorption
     displays: Mapping[str, str]  # "system|code" -> display, for evidence wording
-    text_match: Mapping[str, TextMatch]
     rules: Mapping[str, RuleSwitch]
     suppression: Mapping[str, Any]
 
@@ -130,8 +93,6 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         extra = sets["VS_ATROPHIC_GASTRITIS_OPT_IN"]
         sets["VS_MALABSORPTION_IRREVERSIBLE"] |= extra
         causes.update(dict.fromkeys(extra, "autoimmune"))
-    if not options.get("folic_acid_include_supplement_strengths", True):
-        sets["VS_FOLIC_ACID"] -= _SUPPLEMENT_FOLIC_ACID
     thresholds = data["thresholds"]
     if thresholds["b12_deficient_pmol_l"] >= thresholds["b12_adequate_pmol_l"]:
         raise PolicyError(
@@ -147,12 +108,6 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         value_sets=MappingProxyType(sets),
         causes=MappingProxyType(causes),
         displays=MappingProxyType(displays),
-        text_match=MappingProxyType(
-            {
-                k: TextMatch(tuple(v["include"]), tuple(v["exclude"]))
-                for k, v in data["text_match"].items()
-            }
-        ),
         rules=MappingProxyType(
             {
                 k: RuleSwitch(bool(v["enabled"]), v.get("indicator"))

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from cds_service.policy import Policy, TextMatch
-from cds_service.record.model import Agent, Analyte
+from cds_service.policy import Policy
+from cds_service.record.medicines.classify import Classifier
+from cds_service.record.model import Analyte, Substance
 
 LOINC = "http://loinc.org"
 
@@ -25,14 +26,10 @@ _LAB_SETS = (
     ("LAB_PHQ9", Analyte.PHQ9),
     ("LAB_PHQ9_ITEM9", Analyte.PHQ9_ITEM9),
 )
-# Priority order: a combination product containing B12 is B12 cover first.
-AGENT_SETS: tuple[tuple[Agent, tuple[str, ...]], ...] = (
-    (Agent.B12, ("VS_B12_THERAPY", "VS_B12_IM", "VS_B12_ORAL")),
-    (Agent.FOLIC_ACID, ("VS_FOLIC_ACID",)),
-    (Agent.METFORMIN, ("VS_METFORMIN",)),
-    (Agent.PPI, ("VS_PPI",)),
-)
-AGENT_ORDER = tuple(agent for agent, _ in AGENT_SETS)
+# Policy value sets of substance codes (RxNorm ingredients, ATC, dm+d) -> the substance.
+SUBSTANCE_SETS: Mapping[str, Substance] = {
+    f"MED_{substance.name}": substance for substance in Substance
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +37,9 @@ class PolicyIndex:
     excluded: frozenset[str]
     lab_analyte: Mapping[str, Analyte]  # "system|code" -> analyte
     concepts: Mapping[str, frozenset[str]]  # "system|code" -> VS_* names containing it
-    agent: Mapping[str, Agent]  # "system|code" -> agent (highest priority wins)
-    b12_injectable: frozenset[str]  # VS_B12_IM: 1 mg/mL injectable products and the IM route
-    b12_oral: frozenset[str]  # VS_B12_ORAL: oral products and the oral route
-    # every agent's name words in one match: a medication whose names hold none of them
-    # is no agent by text, without asking each agent in turn
-    any_agent_name: TextMatch
+    medicines: Classifier  # codes, names and Medication resources -> Product (cached)
+    route_im: frozenset[str]  # ROUTE_INTRAMUSCULAR: route codes meaning an injection
+    route_oral: frozenset[str]  # ROUTE_ORAL
 
 
 def _sets(policy: Policy, name: str) -> frozenset[str]:
@@ -65,31 +59,17 @@ def _build(policy: Policy) -> PolicyIndex:
         if name.startswith("VS_"):
             for key in keys:
                 concepts.setdefault(key, set()).add(name)
-    agents: dict[str, Agent] = {}
-    for agent, names in AGENT_SETS:
-        for name in names:
-            for key in _sets(policy, name):
-                agents.setdefault(key, agent)
+    substance_codes: dict[str, tuple[Substance, ...]] = {}
+    for name, substance in SUBSTANCE_SETS.items():
+        for key in _sets(policy, name):  # an EXCLUDED code is still read, never counted
+            substance_codes[key] = (*substance_codes.get(key, ()), substance)
     return PolicyIndex(
         excluded=excluded,
         lab_analyte=MappingProxyType({k: v for k, v in labs.items() if k not in excluded}),
         concepts=MappingProxyType({k: frozenset(v) for k, v in concepts.items()}),
-        agent=MappingProxyType({k: v for k, v in agents.items() if k not in excluded}),
-        b12_injectable=_sets(policy, "VS_B12_IM"),
-        b12_oral=_sets(policy, "VS_B12_ORAL"),
-        any_agent_name=TextMatch(
-            tuple(
-                sorted(
-                    {
-                        word
-                        for agent in AGENT_ORDER
-                        if (match := policy.text_match.get(agent.value)) is not None
-                        for word in match.include
-                    }
-                )
-            ),
-            (),
-        ),
+        medicines=Classifier(MappingProxyType(substance_codes)),
+        route_im=_sets(policy, "ROUTE_INTRAMUSCULAR"),
+        route_oral=_sets(policy, "ROUTE_ORAL"),
     )
 
 

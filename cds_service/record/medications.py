@@ -1,20 +1,22 @@
 """MedicationRequest / MedicationStatement / MedicationAdministration -> `MedicationUse`.
 
-Only the agents the rules care about (B12, folic acid, metformin, PPIs) are read; the
-drug is recognised by code first (the resource's own concept, or the referenced
-Medication's code and ingredients), never when any code is EXCLUDED (cyanide-antidote
-hydroxocobalamin, folinates), and by name only as a last resort, which is flagged.
+The medicine is classified into a `Product` (`medicines.classify`: the product code, a
+substance code, the Medication it references, its name), then read as a pharmacist reads an
+order: the route (the dosage's route, else the dose form's, else the words), the cobalamin
+in one dose and in a day, the interval, and what it means to the rules (`agents`). A
+cobalamin counts as B12 therapy only at a replacement strength: a multivitamin's micrograms
+and gram doses of the cyanide antidote (or any cobalamin given IV) do not. Any product
+containing folic acid is folic acid. A code in the policy's EXCLUDED set never counts.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from cds_service.policy import Policy
 from cds_service.record.dates import fuzzy_date, partial_words
-from cds_service.record.index import AGENT_ORDER, PolicyIndex
+from cds_service.record.index import PolicyIndex
 from cds_service.record.jsonish import (
     JSON,
     code,
@@ -22,15 +24,38 @@ from cds_service.record.jsonish import (
     concept_texts,
     first_obj,
     integer,
-    number,
     obj,
     objs,
     reference,
     text,
 )
-from cds_service.record.model import Agent, DataGap, FuzzyDate, MedicationUse, Route, Source
-from cds_service.record.timing import code_interval, duration_days, repeat_interval, text_interval
-from cds_service.record.units import unit_key
+from cds_service.record.medicines.classify import code_words
+from cds_service.record.medicines.dosage import Amount, per_administration, strength_mg
+from cds_service.record.medicines.forms import route_of_words
+from cds_service.record.medicines.model import (
+    COBALAMINS,
+    FOLATE_ANALOGUES,
+    PROTON_PUMP_INHIBITORS,
+    Basis,
+    Product,
+    Route,
+    Substance,
+)
+from cds_service.record.model import (
+    ENTERAL,
+    Agent,
+    DataGap,
+    FuzzyDate,
+    MedicationUse,
+    Source,
+)
+from cds_service.record.timing import (
+    code_interval,
+    duration_days,
+    repeat_interval,
+    repeat_per_day,
+    text_interval,
+)
 
 SOURCES: Mapping[str, Source] = {s.value: s for s in Source}
 KIND = {
@@ -38,22 +63,9 @@ KIND = {
     Source.STATEMENT: "medication statement",
     Source.ADMINISTRATION: "administration",
 }
-
-_INJECTION = re.compile(
-    r"intramuscular|injection|injectable|subcutaneous|intravenous|parenteral|\bi\.m\.|"
-    r"\bsubcut\b|\bintra-muscular\b|\binj\b",
-    re.IGNORECASE,
-)
-_INJECTION_ABBR = re.compile(r"\b(IM|IV|SC|SUBCUT|INJ)\b")
-_NASAL = re.compile(r"nasal|\bnose\b", re.IGNORECASE)
-_ORAL = re.compile(
-    r"\boral|\bby mouth\b|sublingual|buccal|tablet|capsule|lozenge|chewable|orodispersible|"
-    r"\bp\.o\.",
-    re.IGNORECASE,
-)
-_ORAL_ABBR = re.compile(r"\b(PO|SL)\b")
-_DOSE_MG = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "g": 1000.0, "gram": 1000.0}
-_DOSE_MG |= {"grams": 1000.0, "ug": 0.001, "ugs": 0.001}
+_FOLIC = frozenset({Substance.FOLIC_ACID})
+_METFORMIN = frozenset({Substance.METFORMIN})
+_SUPPLEMENT_FOLIC_MG = 1.0  # 0.4 and 0.8 mg folic acid are supplement strengths
 
 
 # --- which Medication a resource is about --------------------------------------------------
@@ -104,154 +116,52 @@ def _medication_parts(resource: JSON, included: Mapping[str, JSON]) -> tuple[Any
     return concept, medication
 
 
-def _concepts(concept: Any, medication: JSON | None) -> list[Any]:
-    found = [concept]
+def _all_keys(concept: Any, medication: JSON | None) -> Iterator[str]:
+    yield from coding_keys(concept)
     if medication is not None:
-        found.append(medication.get("code"))
+        yield from coding_keys(medication.get("code"))
         for ingredient in objs(medication.get("ingredient")):
-            found.append(ingredient.get("itemCodeableConcept"))
-    return found
-
-
-def _identify(
-    concepts: list[Any], policy: Policy, index: PolicyIndex
-) -> tuple[Agent, bool, list[str]] | None:
-    """(agent, matched by text, product codes) or None when not an agent we read."""
-    keys = [key for concept in concepts for key in coding_keys(concept)]
-    if any(key in index.excluded for key in keys):
-        return None
-    agents = {index.agent[key] for key in keys if key in index.agent}
-    for agent in AGENT_ORDER:
-        if agent in agents:
-            return agent, False, keys
-    words = [label[:300] for concept in concepts for label in concept_texts(concept)]
-    if not any(index.any_agent_name.matches(w) for w in words):
-        return None  # no agent's name word anywhere: no agent matches by text
-    for agent in AGENT_ORDER:
-        matcher = policy.text_match.get(agent.value)
-        if matcher is not None and any(matcher.matches(w) for w in words):
-            return agent, True, keys
-    return None
+            yield from coding_keys(ingredient.get("itemCodeableConcept"))
 
 
 # --- route, dose, interval ----------------------------------------------------------------
 
 
-def _policy_names(keys: list[str], policy: Policy) -> list[str]:
-    """The policy's display for each product code: the dose form is in the name."""
-    return [policy.displays[key] for key in keys if key in policy.displays]
-
-
-def _route_of_text(words: str) -> Route | None:
-    if _INJECTION.search(words) or _INJECTION_ABBR.search(words):
-        return Route.INJECTION
-    if _NASAL.search(words):
-        return Route.NASAL
-    if _ORAL.search(words) or _ORAL_ABBR.search(words):
-        return Route.ORAL
-    return None
-
-
-def _route(
-    keys: list[str],
-    dosage: JSON | None,
-    medication: JSON | None,
-    names: list[str],
-    index: PolicyIndex,
-) -> Route:
-    """Product code, then route code, then route, dose-form, product-name, directions text."""
-    if any(key in index.b12_injectable for key in keys):
-        return Route.INJECTION
-    if any(key in index.b12_oral for key in keys):
-        return Route.ORAL
-    route = dosage.get("route") if dosage is not None else None
-    route_keys = list(coding_keys(route))
-    if any(key in index.b12_injectable for key in route_keys):
-        return Route.INJECTION
-    if any(key in index.b12_oral for key in route_keys):
-        return Route.ORAL
-    candidates: list[str] = list(concept_texts(route))
-    if medication is not None:
-        candidates.extend(concept_texts(medication.get("form")))
-    candidates.extend(names)
-    if dosage is not None:
-        candidates.extend(w for w in (text(dosage.get("text")),) if w)
-    for words in candidates:
-        found = _route_of_text(words[:300])
+def _route(dosage: JSON | None, product: Product, index: PolicyIndex) -> tuple[Route, Basis | None]:
+    """The dosage's route (code, then words), else the dose form's, else the directions."""
+    concept = dosage.get("route") if dosage is not None else None
+    for key in coding_keys(concept):
+        if key in index.route_im:
+            return Route.INJECTION, Basis.DOSAGE
+        if key in index.route_oral:
+            return Route.ORAL, Basis.DOSAGE
+    for words in concept_texts(concept):
+        found = route_of_words(words)
         if found is not None:
-            return found
-    return Route.UNKNOWN
+            return found, Basis.DOSAGE
+    if product.route is not Route.UNKNOWN:
+        return product.route, product.form_basis
+    candidates: list[str | None] = [text(dosage.get("text"))] if dosage is not None else []
+    candidates.append(product.name)
+    for candidate in candidates:
+        found = route_of_words(candidate) if candidate else None
+        if found is not None:
+            return found, Basis.TEXT
+    return Route.UNKNOWN, None
 
 
-# Unit doses ("{pill}", tablet...) take the strength from a solid product's name, e.g.
-# RxNorm "vitamin B12 0.05 MG Oral Tablet": the CDS Hooks sandbox always sends {pill}.
-_UNIT_DOSES = frozenset(
-    {
-        "{pill}",
-        "pill",
-        "{tbl}",
-        "tbl",
-        "tab",
-        "tablet",
-        "{tablet}",
-        "{capsule}",
-        "capsule",
-        "cap",
-        "{lozenge}",
-        "lozenge",
-        "1",
-        "{unit}",
-    }
-)
-_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|ug|µg|microgram)s?\b(?!\s*/)", re.IGNORECASE)
-_SOLID = re.compile(r"tablet|capsule|lozenge|chewable|pill", re.IGNORECASE)
-
-
-def _unit_strength_mg(names: Sequence[str]) -> float | None:
-    """The strength of one solid unit, when exactly one is named (never for solutions)."""
-    for name in names:
-        if not _SOLID.search(name):
-            continue
-        found = {(float(m[1]), m[2].lower()) for m in _STRENGTH.finditer(name)}
-        if len(found) == 1:
-            amount, unit = found.pop()
-            return amount if unit == "mg" else amount / 1000
-    return None
-
-
-def _dose_mg(
-    quantity: JSON | None, keys: list[str], index: PolicyIndex, names: Sequence[str] = ()
-) -> float | None:
-    """One dose in mg; mL only for the 1 mg/mL injectable products; unit doses by strength."""
-    if quantity is None:
-        return None
-    value = number(quantity.get("value"))
-    if value is None or value < 0:
-        return None
-    for unit in (text(quantity.get("code")), text(quantity.get("unit"))):
-        if unit is None:
-            continue
-        key = unit_key(unit)
-        if key in _DOSE_MG:
-            return round(value * _DOSE_MG[key], 6)
-        if key in ("ml", "milliliter", "millilitre") and any(
-            k in index.b12_injectable for k in keys
-        ):
-            return value
-        if key in _UNIT_DOSES:
-            strength = _unit_strength_mg(names)
-            return None if strength is None else round(value * strength, 6)
-    return None
-
-
-def _dose_quantity(dosage: JSON | None, source: Source) -> JSON | None:
+def _dose(dosage: JSON | None, source: Source) -> tuple[JSON | None, JSON | None]:
+    """(doseQuantity, doseRange) of the first dose."""
     if dosage is None:
-        return None
+        return None, None
     if source is Source.ADMINISTRATION:
-        return obj(dosage.get("dose"))
+        return obj(dosage.get("dose")), None
     rate = first_obj(dosage.get("doseAndRate"))
-    found = obj(rate.get("doseQuantity")) if rate is not None else None
-    return found if found is not None else obj(dosage.get("doseQuantity"))
+    quantity = obj(rate.get("doseQuantity")) if rate is not None else None
+    range_ = obj(rate.get("doseRange")) if rate is not None else None
+    if quantity is None and range_ is None:
+        quantity = obj(dosage.get("doseQuantity"))
+    return quantity, range_
 
 
 def _free_texts(dosage: JSON, timing: JSON | None) -> Iterator[str]:
@@ -280,6 +190,87 @@ def _interval(dosage: JSON | None) -> tuple[float | None, bool]:
         if guessed is not None:
             return round(guessed, 4), True
     return None, False
+
+
+def _per_day(dosage: JSON | None) -> float | None:
+    """Administrations a day (the fewest the timing allows), or None when not stated."""
+    if dosage is None:
+        return None
+    timing = obj(dosage.get("timing"))
+    repeat = obj(timing.get("repeat")) if timing is not None else None
+    found = repeat_per_day(repeat)
+    if found is not None:
+        return found
+    days = code_interval(timing.get("code")) if timing is not None else None
+    if days is None:
+        for words in _free_texts(dosage, timing):
+            days = text_interval(words)
+            if days is not None:
+                break
+    return 1 / days if days else None
+
+
+def _b12_amounts(
+    product: Product, dosage: JSON | None, source: Source, route: Route
+) -> tuple[Amount | None, float | None, Basis | None]:
+    """(one dose, mg a day, how sure) of the cobalamin."""
+    quantity, range_ = _dose(dosage, source)
+    amount = per_administration(product, COBALAMINS, quantity, range_)
+    if amount is None or source is Source.ADMINISTRATION:
+        return amount, None, amount.basis if amount else None
+    per_day = _per_day(dosage)
+    basis = amount.basis
+    if per_day is None:
+        if route not in ENTERAL:
+            return amount, None, basis
+        per_day, basis = 1.0, Basis.ASSUMED  # an oral B12 order without timing: once daily
+    return amount, round(amount.low_mg * per_day, 9), basis
+
+
+def _b12_counts(
+    product: Product, route: Route, amount: Amount | None, policy: Policy
+) -> str | None:
+    """None when the cobalamin in this product is B12 therapy, else why it is not."""
+    per_unit = strength_mg(product, COBALAMINS)
+    antidote = policy.threshold("b12_antidote_min_mg")
+    if (per_unit is not None and per_unit[0] >= antidote) or (
+        amount is not None and amount.high_mg >= antidote
+    ):
+        return "a gram dose of hydroxocobalamin is the cyanide antidote"
+    if route is Route.INTRAVENOUS:
+        return "cobalamin given intravenously is not B12 maintenance"
+    minimum = policy.threshold("b12_replacement_min_mg")
+    if per_unit is not None:
+        if per_unit[0] >= minimum or (amount is not None and amount.low_mg >= minimum):
+            return None
+        return "its B12 content is a supplement's, below a replacement dose"
+    if all(i.substance in COBALAMINS for i in product.ingredients):
+        return None  # a B12 medicine whose strength is not stated
+    return "its B12 content is not stated (a multi-ingredient product)"
+
+
+def _agents(product: Product, b12_excluded: str | None, policy: Policy) -> frozenset[Agent]:
+    agents: set[Agent] = set()
+    if product.contains(COBALAMINS) and b12_excluded is None:
+        agents.add(Agent.B12)
+    folic = product.of(_FOLIC)
+    if folic and (
+        policy.options.get("folic_acid_include_supplement_strengths", True)
+        or not all(
+            i.strength is not None
+            and i.strength.mg is not None
+            and i.strength.mg < _SUPPLEMENT_FOLIC_MG
+            for i in folic
+        )
+    ):
+        agents.add(Agent.FOLIC_ACID)
+    if policy.options.get("folate_analogues_are_folic_acid") and product.contains(FOLATE_ANALOGUES):
+        agents.add(Agent.FOLIC_ACID)
+    if product.contains(_METFORMIN):
+        agents.add(Agent.METFORMIN)
+    if product.contains(PROTON_PUMP_INHIBITORS):
+        agents.add(Agent.PPI)
+    return frozenset(agents)
 
 
 # --- dates -------------------------------------------------------------------------------
@@ -329,6 +320,27 @@ def _bounds_days(repeat: JSON | None) -> float | None:
     return float((end.latest - start.earliest).days)
 
 
+def _supply_days(resource: JSON) -> float | None:
+    """The supply an order dispenses: expected supply duration x (repeats + 1)."""
+    dispense = obj(resource.get("dispenseRequest"))
+    if dispense is None:
+        return None
+    each = duration_days(dispense.get("expectedSupplyDuration"))
+    if each is None:
+        return None
+    repeats = integer(dispense.get("numberOfRepeatsAllowed"))
+    fills = 1 + (repeats if repeats is not None and 0 <= repeats <= 100 else 0)
+    return each * fills
+
+
+def _reasons(resource: JSON, index: PolicyIndex) -> frozenset[str]:
+    found: set[str] = set()
+    for concept in objs(resource.get("reasonCode")):
+        for key in coding_keys(concept):
+            found |= index.concepts.get(key, frozenset())
+    return frozenset(found)
+
+
 # --- the reader ----------------------------------------------------------------------------
 
 
@@ -343,58 +355,102 @@ def read_medication(
 ) -> MedicationUse | None:
     """One medication use, or None when it is not about an agent the rules read."""
     concept, medication = _medication_parts(resource, included)
-    concepts = _concepts(concept, medication)
-    identified = _identify(concepts, policy, index)
-    if identified is None:
+    product = index.medicines.classify(concept, medication)
+    if product is None:
         return None
-    agent, by_text, keys = identified
-    names = [label for c in concepts for label in concept_texts(c)]
-    matched_key = next((k for k in keys if k in index.agent), None)
-    name = (names[0] if names else policy.displays.get(matched_key or "", "")) or (
-        f"unnamed {agent.value} product"
-    )
-    name = name[:200]
+    excluded = next((k for k in _all_keys(concept, medication) if k in index.excluded), None)
     if source is Source.ADMINISTRATION:
         dosage = obj(resource.get("dosage"))
     elif source is Source.REQUEST:
         dosage = first_obj(resource.get("dosageInstruction"))
     else:
         dosage = first_obj(resource.get("dosage"))
+    route, _route_basis = _route(dosage, product, index)
+    amount: Amount | None = None
+    daily: float | None = None
+    dose_basis: Basis | None = None
+    excluded_b12: str | None = None
+    if product.contains(COBALAMINS):
+        amount, daily, dose_basis = _b12_amounts(product, dosage, source, route)
+        excluded_b12 = _b12_counts(product, route, amount, policy)
+    agents = _agents(product, excluded_b12, policy)
+    name = (product.name or _unnamed(product))[:200]
+    kind = KIND[source]
+    if excluded_b12 is not None:
+        gaps.append(
+            DataGap(Agent.B12.value, f"{name}: not counted as B12 therapy ({excluded_b12})")
+        )
+    if excluded is not None and agents:
+        topic = next(a for a in Agent if a in agents).value
+        gaps.append(
+            DataGap(topic, f"{name}: not counted (the policy excludes {code_words(excluded)})")
+        )
+        return None
+    if not agents:
+        return None
+    topic = next(a for a in Agent if a in agents).value
     timing = obj(dosage.get("timing")) if dosage is not None else None
     repeat = obj(timing.get("repeat")) if timing is not None else None
     interval, from_text = _interval(dosage)
-    kind = KIND[source]
     raw_start = _raw_start(resource, source, repeat)
     start: FuzzyDate | None = fuzzy_date(raw_start)
     if start is None:
         why = "has no date" if raw_start is None else "has a date that is not a valid date"
-        gaps.append(DataGap(agent.value, f"{name} {kind} {why}"))
+        gaps.append(DataGap(topic, f"{name} {kind} {why}"))
     elif partial_words(start) is not None:
-        gaps.append(DataGap(agent.value, f"{name} {kind} dated {start} ({partial_words(start)})"))
-    if by_text:
-        gaps.append(
-            DataGap(agent.value, f"{name}: recognised by its name only (no recognised code)")
-        )
+        gaps.append(DataGap(topic, f"{name} {kind} dated {start} ({partial_words(start)})"))
+    _product_gaps(product, name, agents, route, source, amount, gaps)
     if from_text:
-        gaps.append(DataGap(agent.value, f"{name}: dosing interval read from free-text directions"))
+        gaps.append(DataGap(topic, f"{name}: dosing interval read from free-text directions"))
     repeat_count = integer(repeat.get("count")) if repeat is not None else None
     return MedicationUse(
         ref=ref,
         source=source,
-        agent=agent,
-        route=_route(keys, dosage, medication, names + _policy_names(keys, policy), index),
+        agents=agents,
+        product=product,
+        route=route,
         status=code(resource.get("status")),
         intent=code(resource.get("intent")),
         start=start,
         end=fuzzy_date(_raw_end(resource, repeat)),
         name=name,
-        dose_mg=_dose_mg(
-            _dose_quantity(dosage, source), keys, index, names + _policy_names(keys, policy)
-        ),
+        b12_dose_mg=amount.low_mg if amount is not None and Agent.B12 in agents else None,
+        b12_daily_mg=daily if Agent.B12 in agents else None,
+        dose_basis=dose_basis if Agent.B12 in agents else None,
         interval_days=interval,
         interval_from_text=from_text,
         repeat_count=repeat_count if repeat_count is not None and repeat_count >= 0 else None,
         bounds_days=_bounds_days(repeat),
-        matched_by_text=by_text,
+        supply_days=_supply_days(resource) if source is Source.REQUEST else None,
+        reasons=_reasons(resource, index),
+        asserted=fuzzy_date(resource.get("dateAsserted")) if source is Source.STATEMENT else None,
         raw=resource,
     )
+
+
+def _unnamed(product: Product) -> str:
+    names = [i.name for i in product.ingredients]
+    return " / ".join(names) if names else "unnamed product"
+
+
+def _product_gaps(
+    product: Product,
+    name: str,
+    agents: frozenset[Agent],
+    route: Route,
+    source: Source,
+    amount: Amount | None,
+    gaps: list[DataGap],
+) -> None:
+    """What a clinician should know about how the product was recognised."""
+    topic = next(a for a in Agent if a in agents).value
+    if product.conflict is not None:
+        gaps.append(DataGap(topic, f"{name}: {product.conflict}"))
+    if product.code is None:
+        gaps.append(DataGap(topic, f"{name}: recognised by its name only (no recognised code)"))
+    if Agent.B12 not in agents or source is Source.ADMINISTRATION:
+        return
+    if strength_mg(product, COBALAMINS) is None and amount is None:
+        gaps.append(DataGap(topic, f"{name}: B12 strength not stated"))
+    if route is Route.UNKNOWN:
+        gaps.append(DataGap(topic, f"{name}: route not stated"))

@@ -16,6 +16,28 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from cds_service.record.medicines.model import (
+    ENTERAL,
+    PARENTERAL,
+    Basis,
+    Ingredient,
+    Product,
+    Route,
+    Strength,
+    Substance,
+)
+
+__all__ = [
+    "ENTERAL",
+    "PARENTERAL",
+    "Basis",
+    "Ingredient",
+    "Product",
+    "Route",
+    "Strength",
+    "Substance",
+]
+
 
 class Precision(StrEnum):
     YEAR = "year"
@@ -184,13 +206,6 @@ class Agent(StrEnum):
     PPI = "ppi"
 
 
-class Route(StrEnum):
-    INJECTION = "injection"  # intramuscular or other parenteral (deep SC, IV)
-    ORAL = "oral"  # oral, sublingual, buccal, chewable
-    NASAL = "nasal"
-    UNKNOWN = "unknown"
-
-
 class Source(StrEnum):
     REQUEST = "MedicationRequest"
     STATEMENT = "MedicationStatement"
@@ -206,26 +221,50 @@ ADMINISTRATION_GIVEN = frozenset({"completed", "in-progress"})
 class MedicationUse:
     """One medication resource about an agent the rules care about.
 
-    `interval_days` is the longest interval the order allows (periodMax over frequency);
-    `interval_from_text` marks one guessed from free text, which rules treat as soft.
+    `product` is what it names (ingredients, strengths, dose form; see `medicines`),
+    `agents` what that means to the rules: B12 only for a cobalamin at a replacement
+    strength (a multivitamin's micrograms and the cyanide antidote are not B12 therapy),
+    folic acid for any product that contains it. `route` is this use's route (the dosage's
+    route, else the dose form's). `b12_dose_mg` is the cobalamin in one administration and
+    `b12_daily_mg` in one day, `dose_basis` how they were found (DOSAGE, or ASSUMED: one
+    unit, once a day). `interval_days` is the longest interval the order allows (periodMax
+    over frequency); `interval_from_text` marks one guessed from free text.
     """
 
     ref: str  # "MedicationRequest/<id>"
     source: Source
-    agent: Agent
+    agents: frozenset[Agent]
+    product: Product
     route: Route
     status: str | None
     intent: str | None
     start: FuzzyDate | None  # authoredOn, effective[x] start, or occurrence
     end: FuzzyDate | None  # effectivePeriod.end / boundsPeriod.end, when given
-    name: str  # display for evidence, e.g. "hydroxocobalamin 1 MG/ML Injectable Solution"
-    dose_mg: float | None = None  # one dose, in mg
+    name: str  # as the order names it, for evidence
+    b12_dose_mg: float | None = None  # cobalamin per administration (the low end of a range)
+    b12_daily_mg: float | None = None  # cobalamin per day
+    dose_basis: Basis | None = None
     interval_days: float | None = None
     interval_from_text: bool = False
     repeat_count: int | None = None  # timing.repeat.count (a finite course)
     bounds_days: float | None = None  # timing.repeat.boundsDuration / boundsPeriod length
-    matched_by_text: bool = False
+    supply_days: float | None = None  # dispenseRequest: (repeats + 1) x expected supply
+    reasons: frozenset[str] = frozenset()  # value sets of reasonCode (e.g. VS_B12_DEFICIENCY)
+    asserted: FuzzyDate | None = None  # MedicationStatement.dateAsserted
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def agent(self) -> Agent:
+        """The agent the rules mostly ask about, in `Agent` order (B12 first)."""
+        return next(a for a in Agent if a in self.agents)
+
+    def is_(self, agent: Agent) -> bool:
+        return agent in self.agents
+
+    @property
+    def matched_by_text(self) -> bool:
+        """Recognised by its words only: no product or substance code identified it."""
+        return self.product.code is None
 
     @property
     def is_finite_course(self) -> bool:
@@ -239,7 +278,8 @@ class MedicationUse:
         return self.bounds_days is not None and self.bounds_days <= 56
 
     def is_current(self, today: date) -> bool:
-        """An ongoing order or statement (not an administration event)."""
+        """An ongoing order or statement by its status and end date (not proof of use:
+        `rules.facts` works out what the record shows the patient is getting)."""
         if self.end is not None and self.end.latest < today:
             return False
         if self.source is Source.REQUEST:
@@ -319,7 +359,9 @@ class PatientRecord:
 
     def meds(self, agent: Agent, *sources: Source) -> tuple[MedicationUse, ...]:
         return tuple(
-            m for m in self.medications if m.agent is agent and (not sources or m.source in sources)
+            m
+            for m in self.medications
+            if agent in m.agents and (not sources or m.source in sources)
         )
 
     def gaps_about(self, *topics: str) -> tuple[DataGap, ...]:
@@ -347,6 +389,7 @@ class DraftOrder:
 @dataclass(frozen=True, slots=True)
 class Orders:
     drafts: tuple[DraftOrder, ...] = ()
+    gaps: tuple[DataGap, ...] = ()  # what the draft orders did not say (strength, route...)
 
     @property
     def focus(self) -> tuple[DraftOrder, ...]:
@@ -355,4 +398,7 @@ class Orders:
 
     def with_agent(self, agent: Agent, *, focus_only: bool = False) -> tuple[DraftOrder, ...]:
         pool = self.focus if focus_only else self.drafts
-        return tuple(d for d in pool if d.medication is not None and d.medication.agent is agent)
+        return tuple(d for d in pool if d.medication is not None and agent in d.medication.agents)
+
+    def gaps_about(self, *topics: str) -> tuple[DataGap, ...]:
+        return tuple(g for g in self.gaps if g.topic in topics)

@@ -332,6 +332,7 @@ def read_orders(
     included = index_medications(res for _, res in entries)
     chosen = None if selections is None else _selection_refs(selections)
     drafts: list[DraftOrder] = []
+    gaps: list[DataGap] = []
     for position, resource in entries:
         resource_type = resource["resourceType"].strip()
         if resource_type == "Medication" or not resource_type:
@@ -341,7 +342,7 @@ def read_orders(
         medication = None
         if resource_type == "MedicationRequest":
             medication = read_medication(
-                resource, ref, SOURCES[resource_type], policy, index, included, []
+                resource, ref, SOURCES[resource_type], policy, index, included, gaps
             )
         drafts.append(
             DraftOrder(
@@ -354,4 +355,4 @@ def read_orders(
                 raw=resource,
             )
         )
-    return Orders(drafts=tuple(drafts))
+    return Orders(drafts=tuple(drafts), gaps=_unique(gaps))

@@ -99,6 +99,24 @@ def repeat_interval(repeat: JSON | None) -> float | None:
     return _sane(period * per_unit / frequency)
 
 
+def repeat_per_day(repeat: JSON | None) -> float | None:
+    """Administrations a day from a `Timing.repeat`, the fewest it allows (frequency over
+    period, not frequencyMax over periodMax): what a dose-per-day floor can rest on."""
+    if repeat is None:
+        return None
+    period = number(repeat.get("period"))
+    per_unit = unit_days(repeat.get("periodUnit"))
+    if period is None or period <= 0 or per_unit is None:
+        return None
+    frequency = number(repeat.get("frequency"))
+    if frequency is None:
+        frequency = 1.0
+    if frequency <= 0:
+        return None
+    days = _sane(period * per_unit / frequency)
+    return None if days is None else 1 / days
+
+
 def code_interval(timing_code: Any) -> float | None:
     """Interval for a structured `Timing.code` (GTSAbbreviation), if recognised."""
     concept = obj(timing_code)

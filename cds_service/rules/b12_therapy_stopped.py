@@ -61,8 +61,8 @@ def _stops_without_replacement(inp: RuleInput) -> tuple[DraftOrder, ...]:
         # a low-dose oral product (e.g. 50 micrograms) does not replace lifelong B12
         and not (
             d.medication.route is Route.ORAL
-            and d.medication.dose_mg is not None
-            and d.medication.dose_mg < minimum
+            and d.medication.b12_dose_mg is not None
+            and d.medication.b12_dose_mg < minimum
         )
     ]
     ongoing = [m for m in facts.ongoing_b12(inp.record, inp.today) if m.ref not in stopped_refs]

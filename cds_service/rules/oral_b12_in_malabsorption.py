@@ -62,7 +62,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
         return None
     cause_words = causes[0].words if causes else other[0].display
     minimum = policy.threshold("oral_dose_malabsorption_min_mg")
-    low_dose = med.dose_mg is not None and med.dose_mg < minimum
+    low_dose = med.b12_dose_mg is not None and med.b12_dose_mg < minimum
     neuro = facts.neuro_involvement(record)
     # IM cover: a dose in the last 3 months, or an IM regimen still in place (doses may be
     # recorded elsewhere: an unrecorded dose alone never makes the card critical)
@@ -75,7 +75,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
     interval = facts.guideline_interval(record, policy)
     evidence = [
         f"Oral B12 ordered: {med.name}"
-        + (f", {facts.dose_text(med.dose_mg)} per dose" if med.dose_mg else "")
+        + (f", {facts.dose_text(med.b12_dose_mg)} per dose" if med.b12_dose_mg else "")
     ]
     evidence += facts.cause_lines(causes, "Malabsorption", 2)
     evidence += [f"Malabsorption: {facts.condition_line(d)}" for d in other[:1]]
@@ -84,8 +84,8 @@ def evaluate(inp: RuleInput) -> Finding | None:
             f"Neurological involvement: {facts.condition_line(neuro[0])}"
             + ("" if recent_im else "; no IM dose in the last 3 months and no IM order")
         )
-    if low_dose and med.dose_mg is not None:
-        summary = f"Oral B12 {facts.dose_text(med.dose_mg)} is too low for {cause_words}: use IM hydroxocobalamin"
+    if low_dose and med.b12_dose_mg is not None:
+        summary = f"Oral B12 {facts.dose_text(med.b12_dose_mg)} is too low for {cause_words}: use IM hydroxocobalamin"
     else:
         summary = (
             f"Oral B12 may be insufficient with {cause_words}: IM hydroxocobalamin is standard"

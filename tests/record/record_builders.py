@@ -15,7 +15,7 @@ HYDROXO_INJ = "317106"  # hydroxocobalamin 1 MG/ML Injectable Solution (VS_B12_I
 B12_ORAL_1MG = "309593"  # vitamin B12 1 MG Oral Tablet (VS_B12_ORAL)
 B12_INGREDIENT = "11248"  # vitamin B12 (VS_B12_THERAPY, no route)
 CYANOKIT = "700499"  # antidote: EXCLUDED
-FOLIC_ACID_5MG = "310410"
+FOLIC_ACID_1MG = "310410"  # folic acid 1 MG Oral Tablet
 METFORMIN_500 = "861007"
 
 

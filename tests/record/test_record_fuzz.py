@@ -181,7 +181,8 @@ def _assert_sane(record: PatientRecord) -> None:
         assert use.interval_days is None or (
             math.isfinite(use.interval_days) and use.interval_days > 0
         )
-        assert use.dose_mg is None or math.isfinite(use.dose_mg)
+        assert use.b12_dose_mg is None or math.isfinite(use.b12_dose_mg)
+        assert use.b12_daily_mg is None or math.isfinite(use.b12_daily_mg)
 
 
 def _read_everything(policy: Policy, resources: list[Any]) -> None:

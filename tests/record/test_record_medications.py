@@ -9,7 +9,7 @@ from record_builders import (
     B12_INGREDIENT,
     B12_ORAL_1MG,
     CYANOKIT,
-    FOLIC_ACID_5MG,
+    FOLIC_ACID_1MG,
     HYDROXO_INJ,
     METFORMIN_500,
     PATIENT,
@@ -53,7 +53,7 @@ def hydroxo_medication(ident: str = "med1") -> dict[str, Any]:
         (HYDROXO_INJ, Agent.B12),
         (B12_ORAL_1MG, Agent.B12),
         (B12_INGREDIENT, Agent.B12),
-        (FOLIC_ACID_5MG, Agent.FOLIC_ACID),
+        (FOLIC_ACID_1MG, Agent.FOLIC_ACID),
         (METFORMIN_500, Agent.METFORMIN),
     ],
 )
@@ -133,11 +133,26 @@ def test_an_uncoded_drug_is_recognised_by_name_and_flagged(
 
 
 @pytest.mark.parametrize(
-    "name", ["Folinic acid 15mg", "Cyanokit 5 g", "Multivitamin with folic acid"]
+    "name", ["Folinic acid 15mg", "Leucovorin calcium 15 mg tablet", "L-methylfolate 15 mg"]
 )
-def test_names_the_policy_excludes_are_not_matched(policy: Policy, name: str) -> None:
+def test_folate_analogues_named_in_words_are_not_folic_acid(policy: Policy, name: str) -> None:
     record = read(policy, med_request(rxnorm=None, medicationCodeableConcept={"text": name}))
     assert record.medications == ()
+
+
+@pytest.mark.parametrize("name", ["Cyanokit 5 g", "Hydroxocobalamin 5 g IV infusion"])
+def test_the_cyanide_antidote_named_in_words_is_not_b12_therapy(policy: Policy, name: str) -> None:
+    record = read(policy, med_request(rxnorm=None, medicationCodeableConcept={"text": name}))
+    assert record.medications == ()
+    assert any("not counted as B12 therapy" in g.message for g in record.gaps_about("b12"))
+
+
+@pytest.mark.parametrize(
+    "name", ["Multivitamin with folic acid", "Ferrous sulfate 200 mg with folic acid 350 mcg"]
+)
+def test_any_product_containing_folic_acid_is_folic_acid(policy: Policy, name: str) -> None:
+    record = read(policy, med_request(rxnorm=None, medicationCodeableConcept={"text": name}))
+    assert only_med(record).agents == {Agent.FOLIC_ACID}
 
 
 def test_entered_in_error_medications_are_dropped(policy: Policy) -> None:
@@ -158,7 +173,7 @@ def test_entered_in_error_medications_are_dropped(policy: Policy) -> None:
         (B12_INGREDIENT, {"route": {"text": "IM"}}, Route.INJECTION),
         (B12_INGREDIENT, {"route": {"text": "PO"}}, Route.ORAL),
         (B12_INGREDIENT, {"route": {"text": "by mouth"}}, Route.ORAL),
-        (B12_INGREDIENT, {"route": {"text": "sublingual"}}, Route.ORAL),
+        (B12_INGREDIENT, {"route": {"text": "sublingual"}}, Route.SUBLINGUAL),
         (B12_INGREDIENT, {"route": {"text": "intranasal"}}, Route.NASAL),
         (B12_INGREDIENT, {"text": "1 mg IM every 3 months"}, Route.INJECTION),
         (B12_INGREDIENT, {"text": "one tablet daily"}, Route.ORAL),
@@ -170,6 +185,13 @@ def test_route_comes_from_product_code_then_route_code_then_text(
     policy: Policy, rxnorm: str, dosage: dict[str, Any] | None, route: Route
 ) -> None:
     assert only_med(read(policy, med_request(rxnorm=rxnorm, dosage=dosage))).route is route
+
+
+def test_a_cobalamin_given_intravenously_is_not_b12_maintenance(policy: Policy) -> None:
+    dosage = {"route": {"text": "Intravenous"}}
+    record = read(policy, med_request(rxnorm=HYDROXO_INJ, dosage=dosage))
+    assert record.medications == ()
+    assert any("intravenously" in g.message for g in record.gaps_about("b12"))
 
 
 def test_route_can_come_from_the_medication_dose_form(policy: Policy) -> None:
@@ -206,7 +228,7 @@ def test_dose_is_read_in_mg(
     policy: Policy, rxnorm: str, quantity: dict[str, Any], dose_mg: float | None
 ) -> None:
     dosage = {"doseAndRate": [{"doseQuantity": quantity}]}
-    assert only_med(read(policy, med_request(rxnorm=rxnorm, dosage=dosage))).dose_mg == dose_mg
+    assert only_med(read(policy, med_request(rxnorm=rxnorm, dosage=dosage))).b12_dose_mg == dose_mg
 
 
 def test_an_administration_reads_its_dose_and_route(policy: Policy) -> None:
@@ -215,7 +237,7 @@ def test_an_administration_reads_its_dose_and_route(policy: Policy) -> None:
         dosage={"dose": {"value": 1000, "unit": "microgram"}, "route": concept(SNOMED, "78421000")},
     )
     use = only_med(read(policy, given))
-    assert (use.source, use.dose_mg, use.route, use.was_given) == (
+    assert (use.source, use.b12_dose_mg, use.route, use.was_given) == (
         Source.ADMINISTRATION,
         1.0,
         Route.INJECTION,

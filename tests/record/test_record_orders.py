@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from record_builders import B12_ORAL_1MG, FOLIC_ACID_5MG, HYDROXO_INJ, RXNORM, concept, med_request
+from record_builders import B12_ORAL_1MG, FOLIC_ACID_1MG, HYDROXO_INJ, RXNORM, concept, med_request
 
 from cds_service.policy import Policy
 from cds_service.record import read_orders
@@ -43,8 +43,8 @@ def test_a_sandbox_order_with_a_drug_is_read_despite_not_being_valid_r4(policy: 
     bundle = sandbox_draft(
         intent="order",
         category={"coding": [{"code": "outpatient"}]},
-        medicationCodeableConcept=concept(RXNORM, FOLIC_ACID_5MG, "Folic Acid 5 MG Oral Tablet")
-        | {"text": "Folic Acid 5 MG Oral Tablet"},
+        medicationCodeableConcept=concept(RXNORM, FOLIC_ACID_1MG, "Folic Acid 1 MG Oral Tablet")
+        | {"text": "Folic Acid 1 MG Oral Tablet"},
         dosageInstruction=[
             {
                 "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
@@ -63,9 +63,10 @@ def test_a_sandbox_order_with_a_drug_is_read_despite_not_being_valid_r4(policy: 
     )
     (draft,) = read_orders(bundle, None, policy).drafts
     assert draft.medication is not None
-    assert draft.medication.agent is Agent.FOLIC_ACID
-    # {pill} x "Folic Acid 5 MG Oral Tablet": the strength comes from the product name
-    assert (draft.medication.interval_days, draft.medication.dose_mg) == (1.0, 5.0)
+    assert draft.medication.agents == {Agent.FOLIC_ACID}
+    (folic,) = draft.medication.product.ingredients
+    assert (draft.medication.interval_days, folic.strength and folic.strength.mg) == (1.0, 1.0)
+    assert draft.medication.product.conflict is None
     assert draft.medication.status == "draft"
     assert draft.raw is bundle["entry"][0]["resource"]
 
@@ -75,7 +76,7 @@ def test_on_order_sign_every_order_is_selected(policy: Policy) -> None:
         "resourceType": "Bundle",
         "entry": [
             {"resource": med_request(ident="a", rxnorm=HYDROXO_INJ, status="draft")},
-            {"resource": med_request(ident="b", rxnorm=FOLIC_ACID_5MG, status="draft")},
+            {"resource": med_request(ident="b", rxnorm=FOLIC_ACID_1MG, status="draft")},
         ],
     }
     orders = read_orders(bundle, None, policy)
@@ -201,3 +202,22 @@ def test_a_bare_list_or_single_resource_is_accepted(policy: Policy) -> None:
     request = med_request(rxnorm=HYDROXO_INJ, status="draft")
     assert len(read_orders([request], None, policy).drafts) == 1
     assert len(read_orders(request, None, policy).drafts) == 1
+
+
+def test_a_code_whose_text_names_another_strength_is_read_by_its_code_and_says_so(
+    policy: Policy,
+) -> None:
+    """The sandbox sends RxNorm code and display; a hand-edited text must not win silently."""
+    bundle = sandbox_draft(
+        intent="order",
+        medicationCodeableConcept=concept(RXNORM, FOLIC_ACID_1MG, "Folic Acid 1 MG Oral Tablet")
+        | {"text": "Folic acid 5 mg tablets"},
+    )
+    orders = read_orders(bundle, None, policy)
+    (draft,) = orders.drafts
+    assert draft.medication is not None
+    (folic,) = draft.medication.product.ingredients
+    assert folic.strength is not None and folic.strength.mg == 1.0  # the code's
+    conflict = draft.medication.product.conflict
+    assert conflict is not None and "RxNorm 310410" in conflict and "code was used" in conflict
+    assert any(conflict in g.message for g in orders.gaps_about("folic-acid"))

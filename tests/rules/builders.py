@@ -20,21 +20,27 @@ from typing import Any
 import pytest
 
 from cds_service.policy import DEFAULT_POLICY_PATH, Policy, load_policy, policy_from_dict
+from cds_service.record.medicines.substances import normalise, substances_in
 from cds_service.record.model import (
     Agent,
     Analyte,
+    Basis,
     DataGap,
     Diagnosis,
     DraftOrder,
     FuzzyDate,
+    Ingredient,
     LabResult,
     MedicationUse,
     Orders,
     PatientRecord,
     Precision,
     ProcedureRecord,
+    Product,
     Route,
     Source,
+    Strength,
+    Substance,
 )
 from cds_service.rules import run_rules
 from cds_service.rules.base import Finding, Indicator, RuleInput
@@ -196,6 +202,41 @@ def procedure(
 # --- medications ---------------------------------------------------------------------------
 
 
+_SUBSTANCE = {
+    Agent.B12: Substance.CYANOCOBALAMIN,
+    Agent.FOLIC_ACID: Substance.FOLIC_ACID,
+    Agent.METFORMIN: Substance.METFORMIN,
+    Agent.PPI: Substance.OMEPRAZOLE,
+}
+
+
+def product(
+    agent: Agent,
+    name: str,
+    *,
+    route: Route = Route.UNKNOWN,
+    strength_mg: float | None = None,
+    per: str | None = None,
+    substance: Substance | None = None,
+    extra: Iterable[Ingredient] = (),
+) -> Product:
+    """A single-substance product (plus `extra` ingredients), as the classifier makes one."""
+    strength = Strength(strength_mg, "mg", per) if strength_mg is not None else None
+    named = substances_in(normalise(name))
+    main = Ingredient(
+        name.split(" ")[0].lower(),
+        substance or (named[0] if named else _SUBSTANCE[agent]),
+        strength,
+    )
+    return Product(
+        name=name,
+        ingredients=(main, *extra),
+        route=route,
+        basis=Basis.CODE,
+        code="http://www.nlm.nih.gov/research/umls/rxnorm|0",
+    )
+
+
 def med(
     agent: Agent,
     source: Source,
@@ -205,28 +246,43 @@ def med(
     status: str | None = "active",
     name: str = "",
     dose_mg: float | None = None,
+    daily_mg: float | None = None,
     every: float | None = None,
     from_text: bool = False,
     count: int | None = None,
     bounds_days: float | None = None,
     end: When | None = None,
     intent: str | None = "order",
+    agents: frozenset[Agent] | None = None,
+    made_of: Product | None = None,
+    supply_days: float | None = None,
+    reasons: frozenset[str] = frozenset(),
+    asserted: When | None = None,
 ) -> MedicationUse:
+    name = name or f"{agent.value} product"
+    if daily_mg is None and dose_mg is not None and every is not None and every > 0:
+        daily_mg = round(dose_mg / every, 9) if every <= 1 else None
     return MedicationUse(
         ref=_next(source.value),
         source=source,
-        agent=agent,
+        agents=agents or frozenset({agent}),
+        product=made_of or product(agent, name, route=route, strength_mg=dose_mg),
         route=route,
         status=status,
         intent=intent if source is Source.REQUEST else None,
         start=on(start) if start is not None else None,
         end=on(end) if end is not None else None,
-        name=name or f"{agent.value} product",
-        dose_mg=dose_mg,
+        name=name,
+        b12_dose_mg=dose_mg if agent is Agent.B12 else None,
+        b12_daily_mg=daily_mg if agent is Agent.B12 else None,
+        dose_basis=Basis.DOSAGE if dose_mg is not None else None,
         interval_days=every,
         interval_from_text=from_text,
         repeat_count=count,
         bounds_days=bounds_days,
+        supply_days=supply_days,
+        reasons=reasons,
+        asserted=on(asserted) if asserted is not None else None,
     )
 
 
