@@ -45,6 +45,7 @@ class Policy:
     displays: Mapping[str, str]  # "system|code" -> display, for evidence wording
     rules: Mapping[str, RuleSwitch]
     suppression: Mapping[str, Any]
+    local_protocol: Mapping[str, str]  # {"label", "url"}: how cards cite the site protocol
 
     def threshold(self, name: str) -> float:
         return self.thresholds[name]
@@ -115,6 +116,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
             }
         ),
         suppression=MappingProxyType(dict(data["suppression"])),
+        local_protocol=MappingProxyType(dict(data["local_protocol"])),
     )
 
 

@@ -320,6 +320,22 @@ def _bounds_days(repeat: JSON | None) -> float | None:
     return float((end.latest - start.earliest).days)
 
 
+def _taken(resource: JSON, source: Source, start: FuzzyDate | None) -> FuzzyDate | None:
+    """The last day a dose was given or taken, by the resource's own effective dates."""
+    if source is Source.ADMINISTRATION:
+        return start
+    if source is not Source.STATEMENT:
+        return None
+    for raw in (
+        _edge(resource.get("effectivePeriod"), "end"),
+        resource.get("effectiveDateTime"),
+        _edge(resource.get("effectivePeriod"), "start"),
+    ):
+        if raw is not None:
+            return fuzzy_date(raw)
+    return None
+
+
 def _supply_days(resource: JSON) -> float | None:
     """The supply an order dispenses: expected supply duration x (repeats + 1)."""
     dispense = obj(resource.get("dispenseRequest"))
@@ -424,6 +440,7 @@ def read_medication(
         supply_days=_supply_days(resource) if source is Source.REQUEST else None,
         reasons=_reasons(resource, index),
         asserted=fuzzy_date(resource.get("dateAsserted")) if source is Source.STATEMENT else None,
+        taken=_taken(resource, source, start),
         raw=resource,
     )
 

@@ -17,7 +17,9 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from cds_service.record.medicines.model import (
+    COBALAMINS,
     ENTERAL,
+    FOLATE_ANALOGUES,
     PARENTERAL,
     Basis,
     Ingredient,
@@ -28,7 +30,9 @@ from cds_service.record.medicines.model import (
 )
 
 __all__ = [
+    "COBALAMINS",
     "ENTERAL",
+    "FOLATE_ANALOGUES",
     "PARENTERAL",
     "Basis",
     "Ingredient",
@@ -170,6 +174,12 @@ class Diagnosis:
     onset: FuzzyDate | None
     recorded: FuzzyDate | None
     abatement: FuzzyDate | None = None
+    # what the record links it to: value sets of its dueTo / evidence codes, and words that
+    # name B12 in its text ("memory impairment due to B12 deficiency" -> VS_B12_DEFICIENCY)
+    linked: frozenset[str] = frozenset()
+    linked_refs: frozenset[str] = frozenset()  # "Condition/<id>" it is due to / evidenced by
+    qualifier: str | None = None  # e.g. "terminal ileum (body site)" for a small-bowel resection
+    matched_by_text: bool = False
 
     @property
     def is_current(self) -> bool:
@@ -193,6 +203,8 @@ class ProcedureRecord:
     code: str
     status: str | None
     performed: FuzzyDate | None
+    qualifier: str | None = None  # e.g. "terminal ileum (body site)"
+    matched_by_text: bool = False
 
     @property
     def is_done(self) -> bool:
@@ -251,6 +263,9 @@ class MedicationUse:
     supply_days: float | None = None  # dispenseRequest: (repeats + 1) x expected supply
     reasons: frozenset[str] = frozenset()  # value sets of reasonCode (e.g. VS_B12_DEFICIENCY)
     asserted: FuzzyDate | None = None  # MedicationStatement.dateAsserted
+    # the latest day the record says it was given or taken: an administration's date, a
+    # statement's effective date (its period's end when it has one); never dateAsserted
+    taken: FuzzyDate | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

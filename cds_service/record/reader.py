@@ -14,10 +14,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cds_service.policy import Policy
-from cds_service.record.conditions import read_condition, read_procedure
+from cds_service.record.conditions import (
+    mentions_nitrous_oxide,
+    read_condition,
+    read_procedure,
+    words_name_b12,
+)
 from cds_service.record.dates import fuzzy_date, newest_first_key
 from cds_service.record.index import PolicyIndex, index_for
-from cds_service.record.jsonish import JSON, code, coding_keys, obj, objs, reference, text
+from cds_service.record.jsonish import (
+    JSON,
+    code,
+    coding_keys,
+    concept_texts,
+    obj,
+    objs,
+    reference,
+    text,
+)
 from cds_service.record.medications import SOURCES, index_medications, read_medication
 from cds_service.record.model import (
     SERIES_ANALYTES,
@@ -127,9 +141,15 @@ Hit = tuple[Analyte, str] | None
 
 
 def _coded_for_us(resource: JSON, resource_type: str, index: PolicyIndex) -> bool:
-    """The cheap pre-filter: does any code matter to the rules (value sets)?"""
+    """The cheap pre-filter: does any code matter to the rules (value sets), or do the words
+    name what the rules read by words (nitrous oxide use; a B12 injection procedure)?"""
     if resource_type in ("Condition", "Procedure"):
-        return any(key in index.concepts for key in coding_keys(resource.get("code")))
+        concept = resource.get("code")
+        if any(key in index.concepts for key in coding_keys(concept)):
+            return True
+        if resource_type == "Condition":
+            return mentions_nitrous_oxide(concept)
+        return words_name_b12(list(concept_texts(concept)))
     return True  # medications need their references resolved first; Patient, Medication
 
 
