@@ -71,8 +71,7 @@ def _detail(finding: Finding) -> str:
         parts.append(
             "**Data incomplete:**\n\n" + "\n".join(f"- {escape(c)}" for c in finding.caveats)
         )
-    parts.append(f"Source: {escape(finding.guideline.label)}.")
-    return "\n\n".join(parts)
+    return "\n\n".join(parts)  # the source is the card's own source link: not repeated
 
 
 def render_card(finding: Finding, writer: SuggestionWriter) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from cds_service.rules.base import (
     ReplaceWithB12Injection,
     SuggestionIntent,
 )
-from cds_service.rules.facts import interval_text, prescribing_unit
+from cds_service.rules.facts.wording import interval_text, prescribing_unit
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"

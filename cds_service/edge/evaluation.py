@@ -122,7 +122,8 @@ def _count_fetches(outcomes: tuple[str, ...]) -> None:
 def concerns_b12(orders: Orders) -> bool:
     """True if any draft order is B12 or folic acid (a stop of B12 included)."""
     return any(
-        d.medication is not None and d.medication.agent in ORDER_AGENTS for d in orders.drafts
+        d.medication is not None and not d.medication.agents.isdisjoint(ORDER_AGENTS)
+        for d in orders.drafts
     )
 
 

@@ -55,18 +55,20 @@ def hold_back(
     findings: Sequence[Finding],
     now: datetime,
 ) -> tuple[Finding, ...]:
-    """The findings still worth showing under the policy's `suppression` block."""
+    """The findings still worth showing under the policy's `suppression` block. A safety
+    card (`Finding.safety`: a self-harm answer) is never held back by an earlier override."""
+    asked = {f.rule_id for f in findings if not f.safety}
+    if not asked:
+        return tuple(findings)
     try:
-        held = suppressed_rules(
-            store, call, {f.rule_id for f in findings}, fatigue_policy(policy), now
-        )
+        held = suppressed_rules(store, call, asked, fatigue_policy(policy), now)
     except UNAVAILABLE as exc:
         log.error("store_unavailable", extra={"error_type": type(exc).__name__})
         return tuple(findings)
     for rule_id, why in held.items():
         metrics.card_suppressed(rule_id, why)
         log.info("card_suppressed", extra={"rule_id": rule_id, "status": why})
-    return tuple(f for f in findings if f.rule_id not in held)
+    return tuple(f for f in findings if f.safety or f.rule_id not in held)
 
 
 def record(store: Store, call: HookCall, cards: Sequence[Mapping[str, Any]], now: datetime) -> None:

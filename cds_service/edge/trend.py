@@ -19,7 +19,7 @@ from markupsafe import escape
 from cds_service.policy import Policy
 from cds_service.record import read_record
 from cds_service.record.model import Analyte, LabResult
-from cds_service.rules.facts import b12_injections_given
+from cds_service.rules.facts.therapy import injections as b12_injections
 
 WIDTH = 720
 PANEL_HEIGHT = 150
@@ -83,8 +83,7 @@ def resources_of(body: Mapping[str, Any]) -> list[Any]:
 
 def build_trend(patient_id: str, resources: Sequence[Any], policy: Policy, today: date) -> Trend:
     record = read_record(patient_id, resources, policy)
-    given = b12_injections_given(record)
-    injections = sorted({m.start.earliest for m in given if m.start is not None})
+    injections = sorted({d.when.earliest for d in b12_injections(record)})
     return Trend(
         patient_id=patient_id,
         today=today,

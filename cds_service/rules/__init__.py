@@ -24,6 +24,7 @@ from cds_service.rules import (
     metformin_b12_check,
     neurological_review,
     oral_b12_in_malabsorption,
+    precedence,
     symptoms_recurring,
 )
 from cds_service.rules.base import SEVERITY, Finding, RuleInput
@@ -87,5 +88,12 @@ def run_rules(inp: RuleInput, rules: tuple[ModuleType, ...] | None = None) -> Ru
             if indicator != finding.indicator:
                 finding = replace(finding, indicator=indicator)  # type: ignore[arg-type]
             findings.append(finding)
-    findings.sort(key=lambda f: -SEVERITY[f.indicator])  # stable: keeps RULES order per level
-    return RuleRun(tuple(findings), tuple(failures))
+    return RuleRun(tuple(settle(findings)), tuple(failures))
+
+
+def settle(findings: list[Finding]) -> list[Finding]:
+    """Most urgent first (RULES order within a level), one card per clinical fact, one lab
+    order between the cards (`precedence`)."""
+    findings = sorted(findings, key=lambda f: -SEVERITY[f.indicator])  # stable
+    findings = precedence.one_card_per_fact(findings)
+    return precedence.one_lab_order(findings)

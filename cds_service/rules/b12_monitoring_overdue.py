@@ -12,7 +12,8 @@ When (profile `uk-guideline`, NICE NG239 D5): no B12 re-test prompt; instead a c
 review (PHQ-9 or symptom review) is due 3 months after starting, then yearly.
 Then (info): order the overdue tests. The card never implies that a high B12 on IM therapy
 proves the interval is right (serum B12 is high on injections).
-Guideline: local protocol; NICE NG239 (review at 3 months; no routine re-testing on IM therapy).
+Guideline: the local protocol (cited as such: no national guideline sets this schedule); under
+`uk-guideline`, NICE NG239 (review at 3 months; no routine re-testing on IM therapy).
 Why: homocysteine tracks tissue B12 status better than serum B12 once injections start.
 """
 
@@ -22,7 +23,6 @@ from datetime import date
 
 from cds_service.policy import Policy
 from cds_service.record.model import Analyte, FuzzyDate, LabResult, PatientRecord
-from cds_service.rules import facts
 from cds_service.rules.base import (
     GIVEN_ELSEWHERE,
     NOT_APPLICABLE,
@@ -30,16 +30,27 @@ from cds_service.rules.base import (
     ProposeLabTests,
     RuleInput,
 )
-from cds_service.rules.guidelines import NICE_NG239, PROTOCOL_MONITORING
+from cds_service.rules.facts.care import on_b12_maintenance
+from cds_service.rules.facts.levels import b12_adequate
+from cds_service.rules.facts.therapy import maintenance_start
+from cds_service.rules.guidelines import LOCAL_PROTOCOL, NICE_NG239, local_protocol
 from cds_service.rules.symptoms_recurring import worsening_pairs
 
 RULE_ID = "b12-monitoring-overdue"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset(
-    {Analyte.B12, Analyte.HOLOTC, Analyte.HOMOCYSTEINE, Analyte.PHQ9, Analyte.PHQ9_ITEM9}
+    {
+        Analyte.B12,
+        Analyte.HOLOTC,
+        Analyte.MMA,
+        Analyte.HOMOCYSTEINE,
+        Analyte.PHQ9,
+        Analyte.PHQ9_ITEM9,
+    }
 )
-GUIDELINE = PROTOCOL_MONITORING
+GUIDELINE = LOCAL_PROTOCOL
+GUIDELINE_WORDS = "B12 and homocysteine every 3 months until stable, then yearly"
 NAMES = {Analyte.B12: "B12", Analyte.HOMOCYSTEINE: "homocysteine"}
 
 
@@ -59,7 +70,7 @@ def is_stable(record: PatientRecord, policy: Policy, start: FuzzyDate | None) ->
     apart = (latest.when.earliest - previous.when.latest).days
     if apart < policy.days("stable_results_min_gap"):
         return False
-    if not (facts.b12_adequate(latest, policy) and facts.b12_adequate(previous, policy)):
+    if not (b12_adequate(latest, policy) and b12_adequate(previous, policy)):
         return False
     hcy = record.latest(Analyte.HOMOCYSTEINE)
     if hcy is None or not hcy.definitely_below(policy.threshold("homocysteine_target_umol_l")):
@@ -91,9 +102,9 @@ def _overdue_line(
 
 def evaluate(inp: RuleInput) -> Finding | None:
     record, today, policy = inp.record, inp.today, inp.policy
-    if not facts.maintenance_in_place(record, today):
+    if not on_b12_maintenance(record, policy, today):
         return None
-    start = facts.maintenance_start(record, today)
+    start = maintenance_start(record, policy, today)
     if policy.monitoring_profile == "uk-guideline":
         return _review_due(inp, start)
 
@@ -116,7 +127,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
         rule_id=RULE_ID,
         indicator="info",
         summary=f"{names.capitalize()} monitoring overdue on B12 maintenance (due {phase})",
-        guideline=GUIDELINE,
+        guideline=local_protocol(policy, GUIDELINE_WORDS),
         evidence=(
             *tuple(line for _, line in overdue),
             f"Maintenance since {start.text}" if start else "Maintenance start date not recorded",

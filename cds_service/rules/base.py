@@ -135,3 +135,8 @@ class Finding:
     selection: Literal["at-most-one", "any"] = "at-most-one"
     override_reasons: tuple[OverrideReason, ...] = field(default=())
     links: tuple[tuple[str, str], ...] = ()  # (label, absolute url)
+    # the clinical facts the card speaks about (`rules.precedence.SHARED_FACTS`): two cards
+    # about one fact become one, the more urgent carrying the other
+    about: frozenset[str] = frozenset()
+    merged: tuple[str, ...] = ()  # rule ids whose findings this card carries too
+    safety: bool = False  # a patient-safety card: never held back by earlier overrides

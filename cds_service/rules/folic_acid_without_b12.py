@@ -1,28 +1,34 @@
-"""folic-acid-without-b12 — folic acid ordered without B12 cover or known adequate B12.
+"""folic-acid-without-b12 — folic acid ordered without adequate B12 cover.
 
 When (order-select: the selected orders; order-sign: all draft orders):
-- a folic acid order is in focus;
-- and there is no B12 cover: no current B12 therapy in the record (active order/statement,
-  or a dose in the last 4 months) and no B12 order among the same draft orders;
+- a folic acid order is in focus: any product containing folic acid, whatever else it holds
+  (folinic acid, levofolinic acid and levomefolate are other substances, not folic acid,
+  unless the policy's option `folate_analogues_are_folic_acid` says so);
+- and there is no adequate B12 cover, worked out from what the patient gets (`facts.therapy`):
+  injected B12 covering today (a dose within its interval plus grace, or an injection regimen
+  within its window), or oral, sublingual or nasal B12 at 1,000 micrograms a day or more
+  (`oral_b12_cover_min_mg_per_day`) in a patient without malabsorption; the same test for B12
+  among the draft orders, the folic acid product's own B12 included. A multivitamin's
+  micrograms are not cover; in malabsorption oral B12 is not cover; an order being stopped
+  covers nothing;
 - and B12 is not known adequate:
-  (a) deficiency documented — a coded B12 deficiency, latest total B12 < 133 pmol/L
-      (180 ng/L) or active B12 < 25 pmol/L  -> critical;
-  (b) otherwise, no B12 result in 12 months, an indeterminate latest result (133-258 pmol/L;
-      active B12 25-70), macrocytosis (MCV > 100 fL), neurological involvement or
-      malabsorption -> warning.
-- Adequate recent B12 (>= 258 pmol/L, or active B12 > 70, within 12 months) and none of the
-  risk conditions: no card. Missing data never makes the card critical.
+  (a) deficiency known (`facts.deficiency`: a low total or active B12, raised MMA, pernicious
+      anaemia or another current coded deficiency, SCD, nitrous oxide use) -> critical;
+  (b) otherwise no B12 result in 12 months, an indeterminate latest result (133-258 pmol/L;
+      active B12 25-70), raised homocysteine, macrocytosis (MCV > 100 fL), neurological
+      involvement, malabsorption, or a deficiency now in history -> warning.
+- Adequate recent B12 (>= 258 pmol/L, or active B12 > 70, within 12 months) and none of those
+  risks: no card. Missing data never makes the card critical.
 Then: add hydroxocobalamin 1 mg IM, or check B12 (and folate) first; removing the folic acid
 order is offered too.
 Guideline: BNF folic acid caution; SmPC ("never alone or with inadequate hydroxocobalamin");
-local protocol ("never give folic acid alone").
+local protocol ("never give folic acid alone without ensuring adequate B12").
 Why: folic acid alone can mask B12 deficiency and precipitate subacute combined degeneration.
 """
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, Analyte
-from cds_service.rules import facts
+from cds_service.record.model import COBALAMINS, Agent, Analyte
 from cds_service.rules.base import (
     GIVEN_ELSEWHERE,
     Finding,
@@ -33,12 +39,27 @@ from cds_service.rules.base import (
     RemoveDraft,
     RuleInput,
 )
+from cds_service.rules.facts.causes import (
+    irreversible_causes,
+    neuro_involvement,
+    other_malabsorption,
+)
+from cds_service.rules.facts.deficiency import (
+    deficiency_evidence,
+    deficiency_history,
+    known_deficiency,
+)
+from cds_service.rules.facts.levels import b12_adequate, holotc_adequate, recent
+from cds_service.rules.facts.therapy import b12_cover
+from cds_service.rules.facts.wording import condition_line, lab_line
 from cds_service.rules.guidelines import BNF_FOLIC_ACID
 
 RULE_ID = "folic-acid-without-b12"
 HOOKS = ("order-select", "order-sign")
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
-READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.FOLATE, Analyte.MCV})
+READS = frozenset(
+    {Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE, Analyte.FOLATE, Analyte.MCV}
+)
 GUIDELINE = BNF_FOLIC_ACID
 B12_ADEQUATE_ELSEWHERE = OverrideReason(
     "b12-adequate-elsewhere", "B12 adequate (recent result not in this record)"
@@ -48,30 +69,8 @@ PROPHYLAXIS_CHECKED = OverrideReason(
 )
 
 
-def _b12_status(inp: RuleInput) -> tuple[str, list[str]]:
-    """'deficient' | 'uncertain' | 'adequate', with the evidence lines."""
-    record, policy, today = inp.record, inp.policy, inp.today
-    deficiency = list(facts.deficiency_evidence(record, policy))
-    if deficiency:
-        return "deficient", deficiency
-    lookback = policy.days("b12_test_lookback")
-    b12 = facts.recent(record.latest(Analyte.B12), today, lookback)
-    holo = facts.recent(record.latest(Analyte.HOLOTC), today, lookback)
-    lines: list[str] = []
-    adequate = (b12 is not None and facts.b12_adequate(b12, policy)) or (
-        holo is not None
-        and holo.comparator is None
-        and holo.value > policy.threshold("holotc_adequate_pmol_l")
-    )
-    for result, label in ((b12, "B12"), (holo, "Active B12 (holoTC)")):
-        if result is not None:
-            lines.append(facts.lab_line(result, label))
-    if b12 is None and holo is None:
-        older = record.latest(Analyte.B12)
-        lines.append(
-            f"No B12 result in the last {lookback // 30} months"
-            + (f" (last: {facts.lab_line(older, 'B12')})" if older else "")
-        )
+def _risks(inp: RuleInput) -> list[str]:
+    record, policy = inp.record, inp.policy
     risks = []
     mcv = record.latest(Analyte.MCV)
     if (
@@ -79,17 +78,46 @@ def _b12_status(inp: RuleInput) -> tuple[str, list[str]]:
         and mcv.comparator is None
         and mcv.value > policy.threshold("mcv_macrocytosis_fl")
     ):
-        risks.append(facts.lab_line(mcv, "Macrocytosis: MCV"))
-    risks += [
-        f"Neurological: {facts.condition_line(d)}" for d in facts.neuro_involvement(record)[:1]
-    ]
-    risks += facts.cause_lines(facts.irreversible_causes(record, policy), "Malabsorption", 1)
-    risks += [
-        f"Malabsorption: {facts.condition_line(d)}" for d in facts.other_malabsorption(record)[:1]
-    ]
+        risks.append(lab_line(mcv, "Macrocytosis: MCV"))
+    risks += [f"Neurological: {condition_line(d)}" for d in neuro_involvement(record, policy)[:1]]
+    causes = irreversible_causes(record, policy)
+    risks += [f"Malabsorption: {condition_line(c.evidence)}" for c in causes[:1]]
+    risks += [f"Malabsorption: {condition_line(d)}" for d in other_malabsorption(record)[:1]]
+    risks += list(deficiency_history(record, policy, unless_adequate_since=True))
+    return risks
+
+
+def _b12_status(inp: RuleInput) -> tuple[str, list[str]]:
+    """'deficient' | 'uncertain' | 'adequate', with the evidence lines."""
+    record, policy, today = inp.record, inp.policy, inp.today
+    known = list(known_deficiency(record, policy))
+    if known:
+        return "deficient", known
+    lookback = policy.days("b12_test_lookback")
+    b12 = recent(record.latest(Analyte.B12), today, lookback)
+    holo = recent(record.latest(Analyte.HOLOTC), today, lookback)
+    adequate = (b12 is not None and b12_adequate(b12, policy)) or (
+        holo is not None and holotc_adequate(holo, policy)
+    )
+    lines = [lab_line(r, label) for r, label in ((b12, "B12"), (holo, "Active B12 (holoTC)")) if r]
+    if b12 is None and holo is None:
+        older = record.latest(Analyte.B12)
+        lines.append(
+            f"No B12 result in the last {lookback // 30} months"
+            + (f" (last: {lab_line(older, 'B12')})" if older else "")
+        )
+    risks = _risks(inp) + [e.line for e in deficiency_evidence(record, policy) if not e.specific]
     if adequate and not risks:
         return "adequate", lines
     return "uncertain", lines + risks
+
+
+def _malabsorbed(inp: RuleInput) -> str | None:
+    causes = irreversible_causes(inp.record, inp.policy)
+    if causes:
+        return causes[0].words
+    other = other_malabsorption(inp.record)
+    return other[0].display if other else None
 
 
 def evaluate(inp: RuleInput) -> Finding | None:
@@ -98,35 +126,52 @@ def evaluate(inp: RuleInput) -> Finding | None:
     folic = [d for d in inp.orders.with_agent(Agent.FOLIC_ACID, focus_only=True) if not d.is_stop]
     if not folic:
         return None
-    b12_drafts = [d for d in inp.orders.with_agent(Agent.B12) if not d.is_stop]
-    stopping = {d.ref for d in inp.orders.drafts if d.is_stop}  # a stop is no cover
-    therapy = facts.current_b12_therapy(inp.record, inp.policy, inp.today)
-    if b12_drafts or any(m.ref not in stopping for m in therapy):
+    stopping = frozenset(d.ref for d in inp.orders.drafts if d.is_stop)  # a stop is no cover
+    b12_drafts = tuple(
+        d.medication
+        for d in inp.orders.with_agent(Agent.B12)
+        if not d.is_stop and d.medication is not None
+    )
+    cover = b12_cover(inp.record, inp.policy, inp.today, b12_drafts, _malabsorbed(inp), stopping)
+    if cover.covered:
         return None
     status, evidence = _b12_status(inp)
     if status == "adequate":
         return None
-    indicator: Indicator = "critical" if status == "deficient" else "warning"
+    # with an order in place that no record confirms, cover is unknown, not absent
+    indicator: Indicator = "critical" if status == "deficient" and not cover.unknown else "warning"
     order = folic[0]
+    product = order.medication.product if order.medication else None
     name = order.medication.name if order.medication else "folic acid"
-    evidence.insert(0, f"Folic acid ordered: {name}")
-    evidence.append("No current B12 therapy and no B12 among the draft orders")
+    ordered = [f"Ordered: {name}" if "folic" in name.lower() else f"Folic acid ordered: {name}"]
+    if (
+        product is not None
+        and product.contains(COBALAMINS)
+        and Agent.B12 not in (order.medication.agents if order.medication else frozenset())
+    ):
+        ordered.append("Its B12 content is a multivitamin's, not a treatment dose")
     if indicator == "critical":
-        summary = "Folic acid without B12 cover in known B12 deficiency: risk of nerve damage"
+        summary = "Folic acid without adequate B12 in known B12 deficiency: risk of nerve damage"
     else:
-        summary = "Folic acid ordered without B12 cover and B12 status not known adequate"
+        summary = "Folic acid ordered without adequate B12 cover and B12 not known adequate"
     return Finding(
         rule_id=RULE_ID,
         indicator=indicator,
         summary=summary,
         guideline=GUIDELINE,
-        evidence=tuple(evidence),
+        evidence=tuple(ordered + evidence + list(cover.lines)),
         advice=(
-            "Folic acid alone can mask B12 deficiency and precipitate subacute combined "
-            "degeneration of the cord. Give B12 with it, or confirm B12 is adequate first."
+            "Folic acid alone, or with too little B12, can mask B12 deficiency and precipitate "
+            "subacute combined degeneration of the cord. Give B12 with it (hydroxocobalamin "
+            "1 mg IM, or oral B12 of at least 1 mg a day where there is no malabsorption), or "
+            "confirm B12 is adequate first."
         ),
         caveats=tuple(
-            g.message for g in inp.record.gaps_about("b12", "holotc", "folic-acid", "bundle")
+            g.message
+            for g in (
+                *inp.record.gaps_about("b12", "holotc", "folic-acid", "bundle"),
+                *inp.orders.gaps_about("b12", "folic-acid"),
+            )
         ),
         suggestions=(
             ProposeB12Injection(

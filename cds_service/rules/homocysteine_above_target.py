@@ -14,7 +14,6 @@ Why: raised homocysteine on treatment may mean tissue B12 (or folate) is still s
 from __future__ import annotations
 
 from cds_service.record.model import Analyte
-from cds_service.rules import facts
 from cds_service.rules.base import (
     NOT_APPLICABLE,
     Finding,
@@ -23,13 +22,16 @@ from cds_service.rules.base import (
     ProposeLabTests,
     RuleInput,
 )
-from cds_service.rules.guidelines import PROTOCOL_MONITORING
+from cds_service.rules.facts.care import on_b12_maintenance
+from cds_service.rules.facts.therapy import last_injection
+from cds_service.rules.facts.wording import lab_line
+from cds_service.rules.guidelines import LOCAL_PROTOCOL, local_protocol
 
 RULE_ID = "homocysteine-above-target"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
-READS = frozenset({Analyte.HOMOCYSTEINE, Analyte.B12, Analyte.HOLOTC, Analyte.FOLATE, Analyte.MMA})
-GUIDELINE = PROTOCOL_MONITORING
+READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE, Analyte.FOLATE})
+GUIDELINE = LOCAL_PROTOCOL
 OTHER_CAUSE = OverrideReason("other-cause", "Raised by a known non-B12 cause (e.g. renal)")
 
 
@@ -47,9 +49,9 @@ def evaluate(inp: RuleInput) -> Finding | None:
         return None
 
     indicator: Indicator = "info"
-    evidence = [facts.lab_line(r, "Homocysteine") for r in results[:3]]
+    evidence = [lab_line(r, "Homocysteine") for r in results[:3]]
     evidence.append(f"Target: below {target:g} umol/L ({source})")
-    on_maintenance = facts.maintenance_in_place(record, today)
+    on_maintenance = on_b12_maintenance(record, policy, today)
     if (
         len(results) >= 2
         and not results[1].comparator
@@ -58,9 +60,9 @@ def evaluate(inp: RuleInput) -> Finding | None:
     ):
         indicator = "warning"
         evidence.append("Rising on B12 maintenance")
-    last = facts.last_injection(record)
-    if last is not None and last.start is not None:
-        evidence.append(f"Last B12 injection {last.start.text}")
+    last = last_injection(record)
+    if last is not None:
+        evidence.append(f"Last B12 injection {last.when.text}")
     return Finding(
         rule_id=RULE_ID,
         indicator=indicator,
@@ -68,7 +70,11 @@ def evaluate(inp: RuleInput) -> Finding | None:
             f"Homocysteine {latest.normalised()} on {latest.when.text} is at or above the "
             f"target of {target:g} umol/L"
         ),
-        guideline=GUIDELINE,
+        guideline=(
+            local_protocol(policy, f"homocysteine target below {target:g} umol/L")
+            if source == "protocol target"
+            else local_protocol(policy, "homocysteine above the laboratory's upper limit")
+        ),
         evidence=tuple(evidence),
         advice=(
             "Check adherence and injection dates; consider MMA and folate. Other causes of raised "

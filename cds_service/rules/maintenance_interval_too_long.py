@@ -15,8 +15,7 @@ Why: longer gaps let deficiency and symptoms return before the next dose.
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, Analyte, Route
-from cds_service.rules import facts
+from cds_service.record.model import Agent, Analyte
 from cds_service.rules.base import (
     SPECIALIST_PLAN,
     ChangeOrderInterval,
@@ -25,12 +24,15 @@ from cds_service.rules.base import (
     OverrideReason,
     RuleInput,
 )
+from cds_service.rules.facts.causes import neuro_involvement
+from cds_service.rules.facts.therapy import injected, is_loading_or_one_off
+from cds_service.rules.facts.wording import condition_line, interval_text, med_line
 from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "maintenance-interval-too-long"
 HOOKS = ("order-select", "order-sign")
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
-READS = frozenset({Analyte.B12, Analyte.HOLOTC})
+READS = frozenset({Analyte.B12})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 LEVELS_GUIDED = OverrideReason("symptom-free-on-interval", "Symptom-free on this interval")
 
@@ -39,25 +41,25 @@ def evaluate(inp: RuleInput) -> Finding | None:
     if inp.orders is None:
         return None
     record, policy = inp.record, inp.policy
-    neuro = facts.neuro_involvement(record)
+    neuro = neuro_involvement(record, policy)
     limit = policy.days("order_limit_neuro" if neuro else "order_limit")
     for order in inp.orders.with_agent(Agent.B12, focus_only=True):
         med = order.medication
-        if order.is_stop or med is None or med.route is not Route.INJECTION:
+        if order.is_stop or med is None or not injected(med):
             continue
         if med.interval_days is None or med.interval_days <= limit:
             continue
-        if facts.is_loading_or_one_off(med):
+        if is_loading_or_one_off(med):
             continue
         indicator: Indicator = "info" if med.interval_from_text else "warning"
         target = 56 if neuro else 84
         maximum = "2 months (neurological involvement)" if neuro else "3 months"
         evidence = [
-            f"Ordered: {facts.med_line(med)}",
+            f"Ordered: {med_line(med)}",
             f"Longest guideline interval: every {maximum}",
         ]
         if neuro:
-            evidence.append(f"Neurological involvement: {facts.condition_line(neuro[0])}")
+            evidence.append(f"Neurological involvement: {condition_line(neuro[0])}")
         caveats = []
         if med.interval_from_text:
             caveats.append("The interval was read from the free-text dosage instructions.")
@@ -65,7 +67,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
             rule_id=RULE_ID,
             indicator=indicator,
             summary=(
-                f"IM B12 every {facts.interval_text(med.interval_days)} is longer than the "
+                f"IM B12 every {interval_text(med.interval_days)} is longer than the "
                 f"maximum of every {'2' if neuro else '3'} months"
             ),
             guideline=GUIDELINE,
@@ -77,7 +79,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
             caveats=tuple(caveats),
             suggestions=(
                 ChangeOrderInterval(
-                    label=f"Change to every {facts.interval_text(target)}",
+                    label=f"Change to every {interval_text(target)}",
                     order_ref=order.ref,
                     interval_days=target,
                     recommended=True,

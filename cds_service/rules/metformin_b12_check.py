@@ -17,7 +17,6 @@ Why: metformin lowers B12, and the neuropathy it causes is easily blamed on diab
 from __future__ import annotations
 
 from cds_service.record.model import Agent, Analyte, PatientRecord, Source
-from cds_service.rules import facts
 from cds_service.rules.base import (
     GIVEN_ELSEWHERE,
     NOT_APPLICABLE,
@@ -25,6 +24,10 @@ from cds_service.rules.base import (
     ProposeLabTests,
     RuleInput,
 )
+from cds_service.rules.facts.causes import irreversible_causes, other_malabsorption
+from cds_service.rules.facts.levels import recent
+from cds_service.rules.facts.therapy import coverage
+from cds_service.rules.facts.wording import condition_line, lab_line, med_line
 from cds_service.rules.guidelines import MHRA_METFORMIN
 
 RULE_ID = "metformin-b12-check"
@@ -37,36 +40,36 @@ GUIDELINE = MHRA_METFORMIN
 def _risk_factors(inp: RuleInput) -> list[str]:
     record, policy, today = inp.record, inp.policy, inp.today
     found = [
-        f"Neuropathy: {facts.condition_line(d)}"
+        f"Neuropathy: {condition_line(d)}"
         for d in record.conditions_in("VS_NEURO", current_only=True)[:1]
     ]
     found += [
-        f"Neuropathy: {facts.condition_line(d)}"
+        f"Neuropathy: {condition_line(d)}"
         for d in record.conditions_in("VS_DIABETIC_NEUROPATHY", current_only=True)[:1]
     ]
-    hb = facts.recent(record.latest(Analyte.HB), today, 365)
+    hb = recent(record.latest(Analyte.HB), today, 365)
     limit = policy.threshold(
         "hb_anaemia_g_l_male" if record.gender == "male" else "hb_anaemia_g_l_female"
     )
     if hb is not None and hb.definitely_below(limit):
-        found.append(facts.lab_line(hb, "Anaemia: haemoglobin"))
-    mcv = facts.recent(record.latest(Analyte.MCV), today, 365)
+        found.append(lab_line(hb, "Anaemia: haemoglobin"))
+    mcv = recent(record.latest(Analyte.MCV), today, 365)
     if (
         mcv is not None
         and mcv.comparator is None
         and mcv.value > policy.threshold("mcv_macrocytosis_fl")
     ):
-        found.append(facts.lab_line(mcv, "Macrocytosis: MCV"))
+        found.append(lab_line(mcv, "Macrocytosis: MCV"))
     ppi = [m for m in record.meds(Agent.PPI) if m.is_current(today)]
     if ppi:
-        found.append(f"Also on a proton pump inhibitor: {facts.med_line(ppi[0])}")
+        found.append(f"Also on a proton pump inhibitor: {med_line(ppi[0])}")
     if record.birth_date is not None:
         born = record.birth_date.latest
         age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         if age >= policy.threshold("age_risk_years"):
             found.append(f"Age {age}")
-    causes = [*facts.irreversible_causes(record, policy)]
-    if causes or facts.other_malabsorption(record):
+    causes = [*irreversible_causes(record, policy)]
+    if causes or other_malabsorption(record):
         found.append("Malabsorption recorded")
     return found
 
@@ -95,9 +98,10 @@ def evaluate(inp: RuleInput) -> Finding | None:
         return None
     lookback = policy.days("b12_test_lookback")
     for analyte in (Analyte.B12, Analyte.HOLOTC, Analyte.MMA):
-        if facts.recent(record.latest(analyte), today, lookback) is not None:
+        if recent(record.latest(analyte), today, lookback) is not None:
             return None
-    if facts.current_b12_therapy(record, policy, today):
+    b12 = coverage(record, policy, today)
+    if b12.current or b12.unknown:  # on B12 (or an order in place): levels tell little
         return None
     risks = _risk_factors(inp)
     if policy.metformin_profile == "risk-factors" and not risks:
@@ -110,9 +114,9 @@ def evaluate(inp: RuleInput) -> Finding | None:
         summary=f"Metformin for {duration // 30} months and {last_text}: consider a B12 test",
         guideline=GUIDELINE,
         evidence=(
-            f"Metformin since {first_text}: {facts.med_line(current[0])}",
+            f"Metformin since {first_text}: {med_line(current[0])}",
             f"No B12 result in the last {lookback // 30} months"
-            + (f" (last: {facts.lab_line(last, 'B12')})" if last else ""),
+            + (f" (last: {lab_line(last, 'B12')})" if last else ""),
             *risks,
         ),
         advice="Metformin can lower B12. Check B12 when there are symptoms or risk factors; "

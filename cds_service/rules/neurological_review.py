@@ -1,23 +1,27 @@
 """neurological-review — new neurological involvement in B12 deficiency, no alternate-day course.
 
 When:
-- a neurological condition (neuropathy, paraesthesia, ataxia, cognitive change, SCD) that is
-  current was first recorded (onset, else recorded date) in the last 30 days;
-- in a patient with B12 deficiency: a coded deficiency, a deficient B12/active B12 result,
-  or B12 therapy in the record;
-- and no alternate-day course: fewer than 3 B12 injections in the last 14 days and no active
-  B12 injection order every 2 days or more often.
+- a neurological condition that is current was first recorded (onset, else recorded date) in
+  the last 30 days: neuropathy, paraesthesia, numbness, ataxia, subacute combined
+  degeneration; memory impairment or cognitive disorder only when the record links it to the
+  deficiency (`facts.causes.neuro_involvement`);
+- in a patient with B12 deficiency shown by more than the total B12 (`facts.deficiency`): a
+  low total or active B12, raised MMA or homocysteine (functional deficiency: total B12 can be
+  normal after nitrous oxide, NICE NG239), recorded nitrous oxide use, a coded B12
+  neurological complication or current deficiency; or a treated deficiency (B12 injections
+  given or ordered, a B12 order for deficiency). An over-the-counter supplement alone is not;
+- and no alternate-day course: fewer than 3 B12 injections in the last 14 days and no B12
+  injection regimen every 2 days or more often in place.
 Then: warning; critical with subacute combined degeneration (G32.0). Suggest hydroxocobalamin
 1 mg IM on alternate days until no further improvement, then every 2 months; seek urgent
 specialist (haematology/neurology) advice, same day if SCD is suspected.
-Guideline: BNF/SmPC hydroxocobalamin; NICE CKS; BSH 2014.
+Guideline: BNF/SmPC hydroxocobalamin; NICE CKS; BSH 2014; NICE NG239 (nitrous oxide).
 Why: under-treated neurological involvement can leave permanent deficit.
 """
 
 from __future__ import annotations
 
-from cds_service.record.model import Agent, Analyte, Route
-from cds_service.rules import facts
+from cds_service.record.model import Analyte
 from cds_service.rules.base import (
     SPECIALIST_PLAN,
     Finding,
@@ -26,12 +30,16 @@ from cds_service.rules.base import (
     ProposeB12Injection,
     RuleInput,
 )
+from cds_service.rules.facts.causes import neuro_involvement
+from cds_service.rules.facts.deficiency import deficiency_evidence
+from cds_service.rules.facts.therapy import injections, maintenance_regimens, treated_deficiency
+from cds_service.rules.facts.wording import condition_line
 from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "neurological-review"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
-READS = frozenset({Analyte.B12, Analyte.HOLOTC})
+READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 SCD_CODES = frozenset(
     {"http://hl7.org/fhir/sid/icd-10-cm|G32.0", "http://hl7.org/fhir/sid/icd-10|G32.0"}
@@ -44,36 +52,42 @@ def evaluate(inp: RuleInput) -> Finding | None:
     window = policy.days("neuro_new_window")
     new = [
         d
-        for d in record.conditions_in("VS_NEURO", current_only=True)
-        if d.first_known is not None
+        for d in neuro_involvement(record, policy)
+        if d.is_current
+        and d.first_known is not None
         and d.first_known.earliest <= today  # a partial date ("2026-11") may cover today
         and d.first_known.days_before(today) <= window
     ]
     if not new:
         return None
-    deficiency = facts.deficiency_evidence(record, policy)
-    therapy = record.meds(Agent.B12)
-    if not deficiency and not therapy:
+    deficiency = [e.line for e in deficiency_evidence(record, policy)]
+    treated = treated_deficiency(record)
+    if not deficiency and not treated:
         return None
     recent = [
-        m
-        for m in facts.b12_injections_given(record)
-        if m.start is not None and m.start.days_before(today) <= policy.days("alternate_day_window")
+        d
+        for d in injections(record)
+        if d.when.days_before(today) <= policy.days("alternate_day_window")
     ]
-    alternate_order = [
-        m
-        for m in facts.ongoing_b12(record, today)
-        if m.route is Route.INJECTION and m.interval_days is not None and m.interval_days <= 2
+    alternate_regimen = [
+        r
+        for r in maintenance_regimens(record, policy, today)
+        if r.parenteral and r.interval is not None and r.interval <= 2
     ]
-    if len(recent) >= policy.days("alternate_day_min_doses") or alternate_order:
+    if len(recent) >= policy.days("alternate_day_min_doses") or alternate_regimen:
         return None
 
     scd = any(d.code in SCD_CODES for d in record.conditions_in("VS_NEURO"))
     indicator: Indicator = "critical" if scd else "warning"
-    evidence = [f"New: {facts.condition_line(d)}" for d in new[:3]]
-    evidence += [f"B12 deficiency: {line}" for line in deficiency[:2]]
+    evidence = [f"New: {condition_line(d)}" for d in new[:3]]
+    listed = [condition_line(d) for d in new[:3]]
+    evidence += [
+        f"Evidence of deficiency: {line}"
+        for line in deficiency[:3]
+        if not any(item in line for item in listed)  # SCD is new and evidence: named once
+    ]
     if not deficiency:
-        evidence.append("On B12 therapy (deficiency treated)")
+        evidence += [f"Deficiency treated: {line}" for line in treated[:1]]
     evidence.append(
         f"B12 injections in the last {policy.days('alternate_day_window')} days: {len(recent)}"
     )

@@ -55,7 +55,8 @@ ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 PERNICIOUS_ANAEMIA = f"{SNOMED}|84027009"
 GASTRECTOMY = f"{SNOMED}|53442002"
 GASTRIC_BYPASS = f"{SNOMED}|443906008"
-ILEAL_RESECTION = f"{SNOMED}|54357003"
+ILEAL_RESECTION = "http://www.cms.gov/Medicare/Coding/ICD10|0DTB0ZZ"  # Resection of Ileum
+SMALL_BOWEL_EXCISION = f"{SNOMED}|54357003"  # any part: ileal only with the terminal ileum named
 ATROPHIC_GASTRITIS = f"{SNOMED}|84568007"
 COELIAC = f"{SNOMED}|396331005"
 B12_DEFICIENCY = f"{SNOMED}|190634004"
@@ -258,6 +259,7 @@ def med(
     supply_days: float | None = None,
     reasons: frozenset[str] = frozenset(),
     asserted: When | None = None,
+    taken: When | None = None,
 ) -> MedicationUse:
     name = name or f"{agent.value} product"
     if daily_mg is None and dose_mg is not None and every is not None and every > 0:
@@ -283,6 +285,11 @@ def med(
         supply_days=supply_days,
         reasons=reasons,
         asserted=on(asserted) if asserted is not None else None,
+        taken=(
+            on(taken)
+            if taken is not None
+            else (on(start) if source is Source.ADMINISTRATION and start is not None else None)
+        ),
     )
 
 
@@ -294,6 +301,22 @@ def injection(
         Agent.B12,
         Source.ADMINISTRATION,
         start=when,
+        route=route,
+        status=status,
+        name="hydroxocobalamin 1 MG/ML Injectable Solution",
+        dose_mg=1.0,
+    )
+
+
+def statement_dose(
+    when: When, *, status: str = "completed", route: Route = Route.INJECTION
+) -> MedicationUse:
+    """A MedicationStatement recording a dose of hydroxocobalamin 1 mg IM on `when`."""
+    return med(
+        Agent.B12,
+        Source.STATEMENT,
+        start=when,
+        taken=when,
         route=route,
         status=status,
         name="hydroxocobalamin 1 MG/ML Injectable Solution",

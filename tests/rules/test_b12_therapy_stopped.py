@@ -27,6 +27,7 @@ from tests.rules.builders import (
     folic_acid,
     im_order,
     injection,
+    injections,
     oral_b12,
     orders,
     policy_with,
@@ -34,6 +35,7 @@ from tests.rules.builders import (
     record,
     run,
     run_enabled,
+    statement_dose,
 )
 
 PA = condition(PERNICIOUS_ANAEMIA, 2000)  # also a coded B12 deficiency
@@ -65,11 +67,49 @@ CASES = cases(
         "pernicious anaemia, no B12 for 123 days: critical", record(PA, injection(123)), "critical"
     ),
     Case(
-        "pernicious anaemia, last dose 122 days ago (4-month window): silent",
-        record(PA, injection(122)),
+        "pernicious anaemia, last dose 105 days ago (91 + 14 grace): covered, silent",
+        record(PA, injection(105)),
         None,
     ),
-    Case("pernicious anaemia on an active IM order: silent", record(PA, ORDER), None),
+    Case(
+        "pernicious anaemia, last dose 106 days ago, no regimen in place: critical",
+        record(PA, injection(106)),
+        "critical",
+    ),
+    Case(
+        "pernicious anaemia, 3-monthly order, dose 110 days ago (a missed dose): warning",
+        record(PA, im_order(every=84, start=500), injection(110), injection(200)),
+        "warning",
+    ),
+    Case(
+        "pernicious anaemia, 3-monthly order, dose 200 days ago (> 2 intervals): critical",
+        record(PA, im_order(every=84, start=500), injection(200), injection(290)),
+        "critical",
+    ),
+    Case(
+        "pernicious anaemia on an IM order with no dose recorded since: unknown, warning",
+        record(PA, ORDER),
+        "warning",
+    ),
+    Case(
+        "pernicious anaemia on an IM order started 30 days ago (first dose not yet due): silent",
+        record(PA, im_order(every=84, start=30)),
+        None,
+    ),
+    Case(
+        "pernicious anaemia, a 2-week loading order left active, its course ended: critical",
+        record(
+            PA,
+            im_order(every=2, start=200, count=6, bounds_days=14),
+            injections(200, 198, 196, 194, 192, 190),
+        ),
+        "critical",
+    ),
+    Case(
+        "pernicious anaemia, injected 21 days ago, recorded only as a statement: silent",
+        record(PA, statement_dose(21), injections(560, 558, 556)),
+        None,
+    ),
     Case(
         "pernicious anaemia with a stopped IM order and nothing since: critical",
         record(PA, im_order(start=800, status="stopped"), injection(300)),
@@ -119,9 +159,14 @@ CASES = cases(
         None,
     ),
     Case(
-        "pernicious anaemia, last injection recorded only as 2026-07: counted from 31 Jul, silent",
-        record(PA, injection("2026-07")),
+        "pernicious anaemia, last injection recorded only as 2026-08: counted from 31 Aug, silent",
+        record(PA, injection("2026-08")),
         None,
+    ),
+    Case(
+        "pernicious anaemia, last injection recorded only as 2026-07: 117 days at most, critical",
+        record(PA, injection("2026-07")),
+        "critical",
     ),
     Case(
         "pernicious anaemia, last injection recorded only as 2026-06: 148 days at most, critical",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.rules.facts import dose_text, interval_text
+from cds_service.rules.facts.wording import dose_text, interval_text
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_dose_words(mg: float, words: str) -> None:
 
 def test_a_cause_coded_twice_is_shown_once() -> None:
     from cds_service.policy import load_policy
-    from cds_service.rules.facts import cause_lines, irreversible_causes
+    from cds_service.rules.facts.causes import cause_lines, irreversible_causes
     from tests.rules.builders import PERNICIOUS_ANAEMIA, condition, record
 
     twice = record(condition(PERNICIOUS_ANAEMIA), condition(PERNICIOUS_ANAEMIA))

@@ -10,6 +10,7 @@ from cds_service.rules.base import Indicator, ProposeB12Injection, ProposeLabTes
 from tests.rules.builders import (
     B12_DEFICIENCY,
     COELIAC,
+    DIETARY_B12_DEFICIENCY,
     GASTRECTOMY,
     PERNICIOUS_ANAEMIA,
     POLYNEUROPATHY,
@@ -114,13 +115,13 @@ CASES = cases(
         None,
     ),
     sign(
-        "deficiency, injection 122 days ago: covered, silent",
-        record(condition(B12_DEFICIENCY), injection(122)),
+        "deficiency, injection 105 days ago (91 + 14 grace): covered, silent",
+        record(condition(B12_DEFICIENCY), injection(105)),
         None,
     ),
     sign(
-        "deficiency, last injection 123 days ago: not covered, critical",
-        record(condition(B12_DEFICIENCY), injection(123)),
+        "deficiency, last injection 106 days ago: not covered, critical",
+        record(condition(B12_DEFICIENCY), injection(106)),
         "critical",
     ),
     sign(
@@ -147,15 +148,72 @@ CASES = cases(
         orders(draft(folic_acid()), draft(ACTIVE, status="stopped")),
     ),
     sign(
-        "deficiency, another B12 order stopped but the active one stays: covered, silent",
+        "deficiency, another B12 order stopped, the active one (no dose recorded) stays: unknown, warning",
         record(condition(B12_DEFICIENCY), ACTIVE),
-        None,
+        "warning",
         orders(draft(folic_acid()), draft(im_order(every=28, start=0), status="stopped")),
     ),
     sign(
         "deficiency, the only B12 order in the record was stopped: critical",
         record(condition(B12_DEFICIENCY), im_order(start=300, status="stopped")),
         "critical",
+    ),
+    # --- B12 cover is computed from what the patient gets -----------------------------------
+    sign(
+        "coded deficiency, oral B12 1 mg a day among the drafts, no malabsorption: covered, silent",
+        record(condition(B12_DEFICIENCY)),
+        None,
+        orders(draft(folic_acid()), draft(oral_b12(1.0))),
+    ),
+    sign(
+        "coded deficiency, an over-the-counter 50 microgram tablet drafted: no cover, critical",
+        record(condition(B12_DEFICIENCY)),
+        "critical",
+        orders(draft(folic_acid()), draft(oral_b12(0.05))),
+    ),
+    sign(
+        "pernicious anaemia, oral B12 1 mg a day drafted: oral is no cover in malabsorption, critical",
+        record(condition(PERNICIOUS_ANAEMIA)),
+        "critical",
+        orders(draft(folic_acid()), draft(oral_b12(1.0))),
+    ),
+    sign(
+        "pernicious anaemia, on an oral 1 mg statement taken daily: no cover, critical",
+        record(condition(PERNICIOUS_ANAEMIA), oral_b12(1.0, 30, status="active")),
+        "critical",
+    ),
+    sign(
+        "coeliac disease, oral B12 1 mg a day drafted: no cover in malabsorption, warning",
+        record(condition(COELIAC), ADEQUATE),
+        "warning",
+        orders(draft(folic_acid()), draft(oral_b12(1.0))),
+    ),
+    sign(
+        "coded deficiency, IM hydroxocobalamin drafted with it: covered, silent",
+        record(condition(B12_DEFICIENCY)),
+        None,
+        orders(draft(folic_acid()), draft(im_order(every=84, start=0))),
+    ),
+    # --- functional deficiency ----------------------------------------------------------------
+    sign(
+        "total B12 normal but MMA raised (0.6 umol/L): deficiency known, critical",
+        record(b12(320, 20), lab(Analyte.MMA, 0.6, 20)),
+        "critical",
+    ),
+    sign(
+        "total B12 adequate but homocysteine raised (18 umol/L): not known adequate, warning",
+        record(b12(320, 20), lab(Analyte.HOMOCYSTEINE, 18, 20)),
+        "warning",
+    ),
+    sign(
+        "a dietary deficiency resolved years ago and an adequate B12 since: silent",
+        record(condition(DIETARY_B12_DEFICIENCY, 2500, status="resolved"), ADEQUATE),
+        None,
+    ),
+    sign(
+        "a dietary deficiency resolved years ago, no B12 since: history, warning",
+        record(condition(DIETARY_B12_DEFICIENCY, 2500, status="resolved")),
+        "warning",
     ),
     # --- what is in focus --------------------------------------------------------------
     sign(

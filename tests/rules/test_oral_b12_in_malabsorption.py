@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cds_service.record.model import Agent, PatientRecord, Route, Source
@@ -109,13 +111,13 @@ CASES = cases(
         "critical",
     ),
     oral(
-        "pernicious anaemia and neuropathy, IM dose 91 days ago: warning",
-        record(PA, NEURO, injection(91)),
+        "pernicious anaemia and neuropathy, IM dose 75 days ago (61 + 14 grace): warning",
+        record(PA, NEURO, injection(75)),
         "warning",
     ),
     oral(
-        "pernicious anaemia and neuropathy, last IM dose 92 days ago: critical",
-        record(PA, NEURO, injection(92)),
+        "pernicious anaemia and neuropathy, last IM dose 76 days ago: no IM cover, critical",
+        record(PA, NEURO, injection(76)),
         "critical",
     ),
     # --- focus -----------------------------------------------------------------------------
@@ -161,6 +163,26 @@ CASES = cases(
         hook="order-sign",
     ),
 )
+
+
+def _drafted(use: object, rec: PatientRecord) -> Case:
+    return Case("", rec, None, orders=orders(draft(use)), hook="order-sign")  # type: ignore[arg-type]
+
+
+def test_sublingual_b12_in_pernicious_anaemia_is_oral_b12() -> None:
+    sublingual = replace(oral_b12(1.0), route=Route.SUBLINGUAL)
+    finding = run(rule, _drafted(sublingual, record(PA)))
+    assert finding is not None and finding.indicator == "warning"
+
+
+def test_a_multivitamin_is_not_oral_b12_therapy() -> None:
+    multivitamin = med(Agent.FOLIC_ACID, Source.REQUEST, start=0, route=Route.ORAL, status="draft")
+    assert run(rule, _drafted(multivitamin, record(PA))) is None
+
+
+def test_nasal_b12_is_not_oral_b12() -> None:
+    nasal = replace(oral_b12(0.5), route=Route.NASAL)
+    assert run(rule, _drafted(nasal, record(PA))) is None
 
 
 @pytest.mark.parametrize("case", CASES)

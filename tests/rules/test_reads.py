@@ -168,9 +168,11 @@ def test_the_static_check_can_fail() -> None:
 def test_a_hook_reads_the_union_of_its_rules_reads() -> None:
     for hook in HOOKS:
         assert analytes_for(hook) == frozenset().union(*(r.READS for r in rules_for(hook)))
-    # what the order hooks leave unread is what makes their reading cheaper
-    assert Analyte.HOMOCYSTEINE not in analytes_for("order-select")
+    # what the order hooks leave unread is what makes their reading cheaper; homocysteine
+    # and MMA they do read: functional deficiency decides the folic-acid card too
     assert Analyte.PHQ9 not in analytes_for("order-select")
+    assert Analyte.HB not in analytes_for("order-select")
+    assert {Analyte.HOMOCYSTEINE, Analyte.MMA} <= analytes_for("order-select")
 
 
 def test_a_record_refuses_an_analyte_it_was_not_read_for() -> None:

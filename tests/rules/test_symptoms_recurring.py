@@ -9,6 +9,7 @@ from cds_service.rules import symptoms_recurring as rule
 from cds_service.rules.base import ChangeOrderInterval
 from tests.rules.builders import (
     DEPRESSION,
+    DIETARY_B12_DEFICIENCY,
     POLYNEUROPATHY,
     Case,
     Item,
@@ -38,6 +39,7 @@ def on(*items: Item) -> PatientRecord:
 ORAL = med(
     Agent.B12, Source.STATEMENT, start=400, route=Route.ORAL, every=1, name="cyanocobalamin 1 mg"
 )
+DIETARY = condition(DIETARY_B12_DEFICIENCY, 600)
 # no order, injections 91 days apart, the last 100 days ago: the next was due 9 days ago
 PATTERN = injections(100, 191)
 
@@ -84,12 +86,17 @@ CASES = cases(
     ),
     Case(
         "oral daily maintenance, PHQ-9 rise 105 days ago (91+14): info",
-        record(ORAL, phq9(12, 105), phq9(3, 200)),
+        record(ORAL, DIETARY, phq9(12, 105), phq9(3, 200)),
         "info",
     ),
     Case(
         "oral daily maintenance, PHQ-9 rise 106 days ago: too old, silent",
-        record(ORAL, phq9(12, 106), phq9(3, 200)),
+        record(ORAL, DIETARY, phq9(12, 106), phq9(3, 200)),
+        None,
+    ),
+    Case(
+        "an over-the-counter B12 tablet, never shown deficient: not maintenance, silent",
+        record(ORAL, phq9(12, 10), phq9(3, 200)),
         None,
     ),
     # --- indicator -------------------------------------------------------------------------

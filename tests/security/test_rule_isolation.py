@@ -19,7 +19,7 @@ from cds_service.policy import load_policy
 from cds_service.record.model import PatientRecord
 from cds_service.rules import run_rules
 from cds_service.rules.base import Finding, RuleInput
-from cds_service.rules.guidelines import PROTOCOL_MAINTENANCE
+from cds_service.rules.guidelines import LOCAL_PROTOCOL
 from tests.support.live import REPO, LiveService, start_service
 from tests.support.schemas import assert_valid_response
 
@@ -108,7 +108,7 @@ def _fake_rule(rule_id: str, behaviour: Any) -> ModuleType:
 
 def test_run_rules_keeps_every_other_finding_and_reports_the_failure() -> None:
     policy = load_policy(None)
-    finding = Finding(SURVIVOR, "warning", "s", PROTOCOL_MAINTENANCE)
+    finding = Finding(SURVIVOR, "warning", "s", LOCAL_PROTOCOL)
 
     def boom(inp: RuleInput) -> Finding | None:
         raise KeyError("Patient/secret-123")

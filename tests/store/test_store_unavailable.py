@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cds_service.edge import ledger
 from cds_service.policy import load_policy
 from cds_service.rules.base import Finding
-from cds_service.rules.guidelines import PROTOCOL_MAINTENANCE
+from cds_service.rules.guidelines import LOCAL_PROTOCOL
 from cds_service.store.audit import (
     CardIssue,
     FatiguePolicy,
@@ -77,7 +77,7 @@ def test_store_calls_raise_sqlalchemy_errors(lost_store: Store) -> None:
 
 def test_the_ledger_fails_open(lost_store: Store) -> None:
     policy = load_policy("seed")
-    finding = Finding("maintenance-not-started", "warning", "s", PROTOCOL_MAINTENANCE)
+    finding = Finding("maintenance-not-started", "warning", "s", LOCAL_PROTOCOL)
     now = datetime.now(UTC)
     assert ledger.hold_back(lost_store, policy, CALL, [finding], now) == (finding,)
     ledger.record(lost_store, CALL, [CARD], now)  # logged, not raised
