@@ -21,7 +21,7 @@ from tests.support.synthetic_fhir import PATIENT_A, stable_id
 
 OVERDUE = Scenario.load(FIXTURES / "fires-injection-overdue-106-days")
 ORDER_IN_PLACE = Scenario.load(FIXTURES / "silent-maintenance-not-started-order-in-place")
-EXTRA_INJECTIONS = 70  # 4 pages of 20 with the scenario's own 6
+EXTRA_INJECTIONS = 320  # 4 pages of the template's _count=100 with the scenario's own 6
 
 
 def authorization(token: str) -> dict[str, Any]:
@@ -54,7 +54,8 @@ def test_the_token_reaches_the_fhir_server(
     log = fhir_server_with_token.request_log()
     assert len(log) >= 7
     assert all(entry["bearer"] and entry["authorized"] for entry in log)
-    assert offsets(fhir_server_with_token, "Observation") == [0, 20]  # 24 B12 results: 2 pages
+    # 24 B12 results fit one page of the template's _count=100 (paging: see below)
+    assert offsets(fhir_server_with_token, "Observation") == [0]
     assert TEST_TOKEN not in frozen_server.log_text()
 
 
@@ -71,7 +72,7 @@ def test_without_the_token_the_servers_401_is_a_412_naming_the_keys(
 
 
 def many_injections() -> list[dict[str, Any]]:
-    """The overdue scenario plus 70 older monthly B12 injections (more history, same last dose)."""
+    """The overdue scenario plus 320 older monthly B12 injections (more history, same last dose)."""
     resources = OVERDUE.resources()
     given = [r for r in resources if r["resourceType"] == "MedicationAdministration"]
     first = min(date.fromisoformat(r["effectiveDateTime"]) for r in given)
@@ -83,7 +84,7 @@ def many_injections() -> list[dict[str, Any]]:
     return resources
 
 
-def test_paging_beyond_20_results_is_followed(
+def test_paging_beyond_one_page_is_followed(
     scenario_fhir: FhirServer, frozen_server: LiveService
 ) -> None:
     scenario_fhir.reset_data()
@@ -91,8 +92,8 @@ def test_paging_beyond_20_results_is_followed(
     scenario_fhir.clear_request_log()
     response = call_hook(frozen_server.base_url, OVERDUE.no_prefetch(scenario_fhir.base_url))
     assert response.status_code == 200, response.text
-    check_expected(response.json(), OVERDUE.expected, "76 injections over 4 pages")
-    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 20, 40, 60]
+    check_expected(response.json(), OVERDUE.expected, "326 injections over 4 pages")
+    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 100, 200, 300]
     assert "truncated" not in str(response.json())
 
 
@@ -115,7 +116,7 @@ def test_truncation_at_the_page_cap_is_a_caveat_in_the_card(
         "Data truncated: only 3 page(s) of medication administrations ('medadmins')"
         in card["detail"]
     )
-    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 20, 40]
+    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 100, 200]
 
 
 def with_medication_reference(contained: bool) -> tuple[list[dict[str, Any]], str]:
