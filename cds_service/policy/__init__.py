@@ -82,6 +82,9 @@ class Policy:
     text_match: Mapping[str, TextMatch]
     rules: Mapping[str, RuleSwitch]
     suppression: Mapping[str, Any]
+    # a conclusion from the absence of records in a search that was cut: "downgrade" (an
+    # unconfirmed info card naming the cut search) or "silent" (no card)
+    absence_conclusions: str = "downgrade"
 
     def threshold(self, name: str) -> float:
         return self.thresholds[name]
@@ -160,6 +163,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
             }
         ),
         suppression=MappingProxyType(dict(data["suppression"])),
+        absence_conclusions=data.get("incomplete_data", {}).get("absence_conclusions", "downgrade"),
     )
 
 
