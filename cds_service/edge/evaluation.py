@@ -15,6 +15,7 @@ from typing import Any
 
 from cds_service.cards import RenderContext, render_cards
 from cds_service.data import gather
+from cds_service.data.completeness import KeyReport
 from cds_service.data.fhir_client import FhirFetcher
 from cds_service.data.prefetch import DataMissing
 from cds_service.edge import ledger, metrics
@@ -24,6 +25,7 @@ from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
 from cds_service.protocol.errors import ServiceError
 from cds_service.protocol.request import HookRequest
 from cds_service.record import read_orders, read_record
+from cds_service.record.completeness import Completeness, Coverage, Missing, SearchStatus
 from cds_service.record.model import Agent, DataGap, Orders, PatientRecord, Source
 from cds_service.rules import analytes_for, run_rules
 from cds_service.rules.base import RuleInput
@@ -80,7 +82,8 @@ class Evaluator:
             request.patient_id, raw.resources, self.policy, notes, analytes_for(request.hook)
         )
         today = self.clock()
-        run = run_rules(RuleInput(record, self.policy, today, request.hook, orders))
+        completeness = completeness_of(raw.reports)
+        run = run_rules(RuleInput(record, self.policy, today, request.hook, orders, completeness))
         for failure in run.failures:
             log.error(
                 "rule_failed", extra={"rule_id": failure.rule_id, "error_type": failure.error}
@@ -112,6 +115,18 @@ class Evaluator:
             tuple(f.rule_id for f in findings),
             tuple(f.rule_id for f in run.failures),
         )
+
+
+def completeness_of(reports: tuple[KeyReport, ...]) -> Completeness:
+    """The data layer's per-key reports as the record's view of them (all complete: empty)."""
+    if all(r.complete for r in reports):
+        return Completeness()
+    return Completeness.of(
+        *(
+            SearchStatus(r.key, Coverage(r.state), Missing(r.missing), r.words, r.held, r.total)
+            for r in reports
+        )
+    )
 
 
 def _count_fetches(outcomes: tuple[str, ...]) -> None:

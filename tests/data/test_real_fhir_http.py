@@ -100,22 +100,25 @@ def test_paging_beyond_one_page_is_followed(
 def test_truncation_at_the_page_cap_is_a_caveat_in_the_card(
     scenario_fhir: FhirServer, fault_service: LiveService
 ) -> None:
-    """The fault service stops after 3 pages (B12CDS_FHIR_PAGE_CAP=3) and says so."""
+    """The fault service stops after 3 pages (B12CDS_FHIR_PAGE_CAP=3) and says so. The search
+    is sorted newest first, so only older injections are missing: the last dose is known and
+    the overdue card keeps its warning."""
     scenario_fhir.reset_data()
     scenario_fhir.load(transaction(many_injections()))
     scenario_fhir.clear_request_log()
     response = call_hook(fault_service.base_url, OVERDUE.no_prefetch(scenario_fhir.base_url))
     assert response.status_code == 200, response.text
-    assert "maintenance-injection-overdue" in rule_indicators(response.json())
+    assert rule_indicators(response.json())["maintenance-injection-overdue"] == "warning"
     card = next(
         c
         for c in response.json()["cards"]
         if c["source"]["topic"]["code"] == "maintenance-injection-overdue"
     )
     assert (
-        "Data truncated: only 3 page(s) of medication administrations ('medadmins')"
-        in card["detail"]
-    )
+        "Records incomplete: medication administrations ('medadmins'), 300 of 326 read; "
+        "3 page(s) were read from the FHIR server, then the page limit was reached; "
+        "the search was sorted newest first, so older records are missing."
+    ) in card["detail"]
     assert offsets(scenario_fhir, "MedicationAdministration") == [0, 100, 200]
 
 
