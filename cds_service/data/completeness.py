@@ -49,6 +49,7 @@ class KeyReport:
     held: int | None = None  # matching entries held (included resources not counted)
     total: int | None = None  # the server's `total`, when it gave one
     why: str | None = None  # safe words: why it is not complete
+    unreadable: int = 0  # records held that name a Medication nobody could read
 
     @property
     def complete(self) -> bool:
@@ -59,11 +60,21 @@ class KeyReport:
         if self.state == "complete":
             return ""
         named = f"{self.words} ('{self.key}')"
+        if self.unreadable and self.why is None:  # every page read, some drugs unknown
+            return (
+                f"Records incomplete: {named}, {self.unreadable} of {self.held} name a "
+                "Medication that could not be read, so what they are is unknown."
+            )
         if self.state == "truncated":
             count = f"{self.held} of {self.total}" if self.total is not None else f"{self.held}"
+            unknown = (
+                f"; {self.unreadable} of them name a Medication that could not be read"
+                if self.unreadable
+                else ""
+            )
             return (
-                f"Records incomplete: {named}, {count} read; {self.why or 'later pages not read'}; "
-                f"{DIRECTION_WORDS[self.missing]}."
+                f"Records incomplete: {named}, {count} read; {self.why or 'later pages not read'}"
+                f"{unknown}; {DIRECTION_WORDS[self.missing]}."
             )
         if self.state == "failed":
             return f"The {self.words} could not be read ({self.why or 'the prefetch reported an error'})."

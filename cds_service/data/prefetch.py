@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cds_service.data.completeness import (
@@ -47,6 +47,12 @@ from cds_service.data.fhir_client import (
     next_link,
     reports_error,
 )
+from cds_service.data.references import (
+    MAX_MEDICATION_READS,
+    draft_resources,
+    reads,
+    unresolved,
+)
 from cds_service.data.templates import Query, TemplateError, fill
 from cds_service.protocol.catalog import ServiceDefinition
 from cds_service.protocol.errors import DataUnavailable
@@ -67,6 +73,7 @@ KEY_WORDS = {
     "medadmins": "medication administrations",
     "labs": "laboratory results",
 }
+MIN_BUDGET_S = 0.05  # below this, a second round of Medication reads is not started
 NOT_ALLOWED = "fhirServer not allowed for this client"
 OFFLINE = "this run does not fetch from fhirServer (offline evaluation)"
 NO_SERVER = "no fhirServer to fetch them from"
@@ -79,6 +86,9 @@ class RawData:
     keys_present: frozenset[str]
     fetches: tuple[str, ...] = ()  # one outcome per key fetched from fhirServer (metrics)
     reports: tuple[KeyReport, ...] = ()  # per key: complete, truncated (which way), absent, failed
+    medications: tuple[
+        Mapping[str, Any], ...
+    ] = ()  # Medications read by reference (also in resources)
 
 
 class DataMissing(DataUnavailable):
@@ -138,6 +148,7 @@ def gather(
     partial: dict[str, _Partial] = {}
     reports: dict[str, KeyReport] = {}
     kinds: dict[str, str] = {}  # the searched type ("Observation"), or a read's path
+    by_key: dict[str, list[Mapping[str, Any]]] = {}  # what each key brought, prefetch and fetch
     for key, template in service.prefetch.items():
         kind = kinds[key] = template.partition("?")[0]
         try:
@@ -160,6 +171,7 @@ def gather(
             continue
         page = entries(value)
         resources.extend(page)
+        by_key[key] = list(page)
         held, total = matches(page, kind), bundle_total(value)
         params = self_params(value)
         if params is None:  # the client ran our template (CDS Hooks: equivalent data)
@@ -182,7 +194,10 @@ def gather(
         else:
             reports[key] = KeyReport(key, _key_words(key), "complete", held=held, total=total)
 
-    problem = _server_problem(request, settings, fetcher, allowed_servers) if jobs else None
+    drafts = draft_resources(request.draft_orders)
+    named = unresolved([*drafts, *resources], request.fhir_server)
+    wanted = bool(jobs or named)
+    problem = _server_problem(request, settings, fetcher, allowed_servers) if wanted else None
     failed: dict[str, str] = {}
     for key, reason in unfillable.items():
         if key in OPTIONAL_KEYS:
@@ -198,10 +213,17 @@ def gather(
             else:
                 failed[key] = problem
     fetches: list[str] = []
-    if problem is None and jobs and fetcher is not None:  # (no fetcher is a problem above)
-        results = _fetch(fetcher, jobs, request, settings)
+    medications: list[Mapping[str, Any]] = []
+    if problem is None and wanted and fetcher is not None:  # (no fetcher is a problem above)
+        started = time.monotonic()
+        asked = list(named)[:MAX_MEDICATION_READS]
+        results = _fetch(fetcher, {**jobs, **reads(asked)}, request, settings)
         for key, result in results.items():
             fetches.append(fetch_outcome(result.reason if isinstance(result, FetchError) else None))
+            if key not in jobs:  # a Medication read: missing, it leaves its orders unknown
+                if isinstance(result, Fetched):
+                    medications.extend(result.resources)
+                continue
             if isinstance(result, FetchError):
                 log.warning("fhir_fetch_failed", extra={"error_type": result.reason})
                 if key in partial:
@@ -214,7 +236,24 @@ def gather(
                 continue
             present.add(key)
             resources.extend(result.resources)
+            by_key.setdefault(key, []).extend(result.resources)
             reports[key] = _fetched_report(key, kinds[key], jobs[key], result, partial.get(key))
+        # orders fetched just now may name Medications the search did not include
+        later = [
+            i
+            for i in unresolved([*drafts, *resources, *medications], request.fhir_server)
+            if i not in asked
+        ][: MAX_MEDICATION_READS - len(asked)]
+        left = settings.fhir_timeout - (time.monotonic() - started)
+        if later and left > MIN_BUDGET_S:
+            for result in _fetch(fetcher, reads(later), request, settings, left).values():
+                fetches.append(
+                    fetch_outcome(result.reason if isinstance(result, FetchError) else None)
+                )
+                if isinstance(result, Fetched):
+                    medications.extend(result.resources)
+    resources.extend(medications)
+    _mark_unknown_drugs(reports, by_key, [*resources], request.fhir_server)
     if failed:
         raise DataMissing(_missing_message(failed), tuple(fetches))
     ordered = tuple(reports[k] for k in service.prefetch if k in reports)
@@ -224,7 +263,28 @@ def gather(
         # an optional key nobody could fetch is no news (no fhirServer: nothing was expected)
         if not r.complete and not (r.state == "absent" and request.fhir_server is None)
     )
-    return RawData(tuple(resources), notes, frozenset(present), tuple(fetches), ordered)
+    return RawData(
+        tuple(resources), notes, frozenset(present), tuple(fetches), ordered, tuple(medications)
+    )
+
+
+def _mark_unknown_drugs(
+    reports: dict[str, KeyReport],
+    by_key: Mapping[str, list[Mapping[str, Any]]],
+    resources: list[Mapping[str, Any]],
+    base_url: str | None,
+) -> None:
+    """A key whose records name a Medication nobody could read holds records of an unknown
+    drug: for the rules, records that may be missing (any of them, whatever the sort)."""
+    named = unresolved(resources, base_url)
+    if not named:
+        return
+    users = {id(r) for group in named.values() for r in group}
+    for key, found in by_key.items():
+        unknown = sum(1 for r in found if id(r) in users)
+        report = reports.get(key)
+        if unknown and report is not None and report.state in ("complete", "truncated"):
+            reports[key] = replace(report, state="truncated", missing="unknown", unreadable=unknown)
 
 
 def _key_words(key: str) -> str:
@@ -301,13 +361,17 @@ def _server_problem(
 
 
 def _fetch(
-    fetcher: FhirFetcher, jobs: Mapping[str, Job], request: HookRequest, settings: Settings
+    fetcher: FhirFetcher,
+    jobs: Mapping[str, Job],
+    request: HookRequest,
+    settings: Settings,
+    budget_s: float | None = None,
 ) -> Mapping[str, Any]:
     auth = request.fhir_authorization
     target = FhirTarget(
         base_url=request.fhir_server or "",
         token=auth.access_token if auth is not None and auth.access_token else None,
-        timeout_s=settings.fhir_timeout,
+        timeout_s=settings.fhir_timeout if budget_s is None else budget_s,
         page_cap=settings.fhir_page_cap,
         allow_http_hosts=settings.fhir_allow_http_hosts,
     )

@@ -18,6 +18,7 @@ from cds_service.data import gather
 from cds_service.data.completeness import KeyReport
 from cds_service.data.fhir_client import FhirFetcher
 from cds_service.data.prefetch import DataMissing
+from cds_service.data.references import draft_resources, unresolved, with_medications
 from cds_service.edge import ledger, metrics
 from cds_service.edge.limits import within_shape
 from cds_service.policy import Policy
@@ -68,7 +69,11 @@ class Evaluator:
         orders: Orders | None = None
         if service.is_order_hook:
             orders = read_orders(request.draft_orders, request.selections, self.policy)
-            if not concerns_b12(orders):
+            # a draft naming its drug only as Medication/<id> is read once that is fetched
+            pending = request.fhir_server is not None and bool(
+                unresolved(draft_resources(request.draft_orders), request.fhir_server)
+            )
+            if not concerns_b12(orders) and not pending:
                 # e.g. order-select fired before a drug was chosen: nothing to say
                 return Evaluation({"cards": []}, (), ())
         try:
@@ -77,6 +82,11 @@ class Evaluator:
             _count_fetches(exc.fetches)
             raise
         _count_fetches(raw.fetches)
+        if orders is not None and raw.medications:
+            drafts = with_medications(request.draft_orders, raw.medications)
+            orders = read_orders(drafts, request.selections, self.policy)
+        if orders is not None and not concerns_b12(orders):
+            return Evaluation({"cards": []}, (), ())
         notes = tuple(DataGap(topic="bundle", message=note) for note in raw.notes)
         record = read_record(
             request.patient_id, raw.resources, self.policy, notes, analytes_for(request.hook)

@@ -178,3 +178,50 @@ def test_the_control_an_unresolvable_medication_changes_the_answer(
     response = call_hook(frozen_server.base_url, ORDER_IN_PLACE.no_prefetch(scenario_fhir.base_url))
     assert response.status_code == 200, response.text
     assert "maintenance-not-started" in rule_indicators(response.json())
+
+
+def test_a_medication_named_by_reference_only_is_read_from_the_fhir_server(
+    scenario_fhir: FhirServer, frozen_server: LiveService
+) -> None:
+    """The client prefetched the order without its Medication (no `_include`): the service
+    reads Medication/<id> itself, so the order counts as B12 maintenance."""
+    resources, medication_id = with_medication_reference(contained=False)
+    scenario_fhir.reset_data()
+    scenario_fhir.load(transaction(resources))
+    body = ORDER_IN_PLACE.full_prefetch(scenario_fhir.base_url)
+    order = next(r for r in resources if r["resourceType"] == "MedicationRequest")
+    body["prefetch"]["medrequests"] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": 1,
+        "entry": [{"resource": order}],
+    }
+    scenario_fhir.clear_request_log()
+    response = call_hook(frozen_server.base_url, body)
+    assert response.status_code == 200, response.text
+    check_expected(response.json(), ORDER_IN_PLACE.expected, "Medication read by reference")
+    reads = [e["path"] for e in scenario_fhir.request_log()]
+    assert reads == [f"/Medication/{medication_id}"], reads  # nothing else was fetched
+
+
+def test_an_unreadable_medication_makes_absence_conclusions_unconfirmed(
+    scenario_fhir: FhirServer, frozen_server: LiveService
+) -> None:
+    """The Medication is not on the server (404): the order is of an unknown drug, so "no
+    maintenance regimen in place" cannot be confirmed and is shown as info."""
+    resources, medication_id = with_medication_reference(contained=False)
+    scenario_fhir.reset_data()
+    scenario_fhir.load(transaction([r for r in resources if r.get("id") != medication_id]))
+    response = call_hook(frozen_server.base_url, ORDER_IN_PLACE.no_prefetch(scenario_fhir.base_url))
+    assert response.status_code == 200, response.text
+    card = next(
+        c
+        for c in response.json()["cards"]
+        if c["source"]["topic"]["code"] == "maintenance-not-started"
+    )
+    assert card["indicator"] == "info"
+    assert "Unconfirmed (it would be warning)" in card["detail"]
+    assert (
+        "medication orders ('medrequests'), 1 of 1 name a Medication that could not be read"
+        in card["detail"]
+    )
