@@ -53,6 +53,7 @@ from cds_service.data.references import (
     reads,
     unresolved,
 )
+from cds_service.data.scopes import Access, parse_scope
 from cds_service.data.templates import Query, TemplateError, fill
 from cds_service.protocol.catalog import ServiceDefinition
 from cds_service.protocol.errors import DataUnavailable
@@ -198,6 +199,19 @@ def gather(
     named = unresolved([*drafts, *resources], request.fhir_server)
     wanted = bool(jobs or named)
     problem = _server_problem(request, settings, fetcher, allowed_servers) if wanted else None
+    auth = request.fhir_authorization
+    access = parse_scope(auth.scope if auth is not None else None)
+    if problem is None:
+        for key in [k for k in jobs if not _allowed(access, kinds[k])]:
+            unfillable[key] = _refusal(kinds[key])
+            arrived.setdefault(key, "failed")
+            del jobs[key]
+            if key in partial:
+                reports[key] = _cut(
+                    key, partial.pop(key), f"the rest was not fetched ({unfillable.pop(key)})"
+                )
+        if not access.allows("Medication", search=False):
+            named = {}
     failed: dict[str, str] = {}
     for key, reason in unfillable.items():
         if key in OPTIONAL_KEYS:
@@ -238,6 +252,10 @@ def gather(
             resources.extend(result.resources)
             by_key.setdefault(key, []).extend(result.resources)
             reports[key] = _fetched_report(key, kinds[key], jobs[key], result, partial.get(key))
+            narrowed = access.narrowing(kinds[key], search=True) if "/" not in kinds[key] else None
+            if narrowed is not None and reports[key].complete:
+                why = f"the access token's scope limits it to {narrowed}"
+                reports[key] = replace(reports[key], state="truncated", missing="unknown", why=why)
         # orders fetched just now may name Medications the search did not include
         later = [
             i
@@ -285,6 +303,17 @@ def _mark_unknown_drugs(
         report = reports.get(key)
         if unknown and report is not None and report.state in ("complete", "truncated"):
             reports[key] = replace(report, state="truncated", missing="unknown", unreadable=unknown)
+
+
+def _allowed(access: Access, kind: str) -> bool:
+    """May the token read what `kind` (a searched type, or a read's "Type/{{...}}") needs?"""
+    resource_type, _, rest = kind.partition("/")
+    return access.allows(resource_type, search=not rest)
+
+
+def _refusal(kind: str) -> str:
+    resource_type, _, rest = kind.partition("/")
+    return f"fhirAuthorization.scope does not allow {'reading' if rest else 'searching'} {resource_type}"
 
 
 def _key_words(key: str) -> str:
