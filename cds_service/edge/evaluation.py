@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cds_service.cards import RenderContext, render_cards
+from cds_service.cards.profiles import GENERIC, CardProfile
 from cds_service.data import gather
 from cds_service.data.completeness import KeyReport
 from cds_service.data.fhir_client import FhirFetcher
@@ -65,7 +66,10 @@ class Evaluator:
     store: Store | None = None  # None (offline `evaluate`): no suppression, no ledger
     fetcher: FhirFetcher | None = None  # None (offline `evaluate`): no FHIR fallback
 
-    def evaluate(self, service: ServiceDefinition, request: HookRequest) -> Evaluation:
+    def evaluate(
+        self, service: ServiceDefinition, request: HookRequest, profile: CardProfile = GENERIC
+    ) -> Evaluation:
+        """The response to one hook call, its cards fitted to the caller's card `profile`."""
         orders: Orders | None = None
         if service.is_order_hook:
             orders = read_orders(request.draft_orders, request.selections, self.policy)
@@ -111,6 +115,8 @@ class Evaluator:
             encounter_id=request.encounter_id,
             user_id=request.user_id,
             resources=_updatable_resources(record, orders),
+            drafts=frozenset(d.ref for d in orders.drafts) if orders is not None else frozenset(),
+            profile=profile,
         )
         cards = render_cards(findings, context)
         response: dict[str, Any] = {"cards": cards}
