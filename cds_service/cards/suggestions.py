@@ -78,6 +78,17 @@ LAB_ORDERS: Mapping[Analyte, tuple[str, str]] = {
 }
 
 
+# what a clinician calls each test: an action's description, and its label when a client
+# that applies one action per suggestion gets each test as a suggestion of its own
+LAB_WORDS: Mapping[Analyte, str] = {
+    Analyte.B12: "serum B12",
+    Analyte.HOLOTC: "active B12 (holotranscobalamin)",
+    Analyte.MMA: "methylmalonic acid (MMA)",
+    Analyte.HOMOCYSTEINE: "homocysteine",
+    Analyte.FOLATE: "serum folate",
+}
+
+
 def _repeat(days: int) -> dict[str, Any]:
     """A timing.repeat in the unit a prescriber would write: weeks, months or days."""
     period, unit = prescribing_unit(days)
@@ -235,7 +246,7 @@ class SuggestionWriter:
         return [
             {
                 "type": "create",
-                "description": f"Order {LAB_ORDERS[a][1]}",
+                "description": f"Order {LAB_WORDS[a]}",
                 "resource": self.lab_order(a),
             }
             for a in intent.analytes
