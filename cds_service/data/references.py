@@ -68,6 +68,8 @@ def unresolved(
     named: dict[str, list[Mapping[str, Any]]] = {}
     for resource in resources:
         kind = resource.get("resourceType")
+        if not isinstance(kind, str):
+            continue
         if kind == "Medication":
             ident = resource.get("id")
             if isinstance(ident, str):

@@ -65,3 +65,25 @@ def test_draft_orders_gain_the_medications_they_name_without_changing_the_reques
     assert len(drafts["entry"]) == 1
     assert draft_resources(merged)[1] is medication
     assert with_medications(drafts, []) is drafts
+
+
+def test_odd_shapes_are_passed_over() -> None:
+    odd = [
+        {
+            "resourceType": ["MedicationRequest"],
+            "medicationReference": {"reference": "Medication/x"},
+        },
+        {"resourceType": "MedicationRequest", "medicationReference": "Medication/x"},
+        {"resourceType": "MedicationRequest", "medicationReference": {"reference": 5}},
+        {
+            "resourceType": "MedicationRequest",
+            "medication": {"reference": {"reference": "Medication/r5"}},
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "medicationReference": {"reference": "http://[::1/x"},
+        },
+    ]
+    assert list(unresolved(odd, BASE)) == ["r5"]  # the R5 CodeableReference shape is read
+    assert draft_resources("not a bundle") == []
+    assert draft_resources({"entry": {"resource": {"resourceType": "MedicationRequest"}}}) != []
