@@ -113,6 +113,22 @@ def self_params(bundle: Mapping[str, Any]) -> list[tuple[str, str]] | None:
     return None
 
 
+def counted_for_total(bundle: Mapping[str, Any], held: int) -> int:
+    """The entries a Bundle's `total` is to be compared with: its `match` entries when it marks
+    `search.mode`, else every entry (clients that leave modes out also count an `_include`d
+    Medication in `total`; read strictly, their complete Bundles would look cut)."""
+    raw = bundle.get("entry")
+    listed = raw if isinstance(raw, list) else []
+    modes = [
+        e["search"].get("mode")
+        for e in listed
+        if isinstance(e, dict) and isinstance(e.get("search"), dict)
+    ]
+    if modes:
+        return sum(1 for mode in modes if mode == "match")
+    return max(held, len(listed))
+
+
 def matches(resources: Sequence[Mapping[str, Any]], resource_type: str) -> int:
     """Entries of the searched type (an `_include`d Medication is not a match)."""
     return sum(1 for r in resources if r.get("resourceType") == resource_type)

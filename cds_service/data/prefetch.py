@@ -24,12 +24,15 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 from cds_service.data.completeness import (
     KeyReport,
     Missing,
     State,
+    counted_for_total,
     matches,
     missing_direction,
     self_params,
@@ -49,6 +52,7 @@ from cds_service.data.fhir_client import (
 )
 from cds_service.data.references import (
     MAX_MEDICATION_READS,
+    MEDICATION_USERS,
     draft_resources,
     reads,
     unresolved,
@@ -150,19 +154,16 @@ def gather(
     reports: dict[str, KeyReport] = {}
     kinds: dict[str, str] = {}  # the searched type ("Observation"), or a read's path
     by_key: dict[str, list[Mapping[str, Any]]] = {}  # what each key brought, prefetch and fetch
+    medication_side: list[Mapping[str, Any]] = []  # what may name or be a Medication
     for key, template in service.prefetch.items():
         kind = kinds[key] = template.partition("?")[0]
-        try:
-            query: Query | None = fill(template, request.context)
-        except TemplateError as exc:
-            query, reason = None, str(exc)
         value = supplied.get(key, _ABSENT)
         if value is _ABSENT or not _satisfies(value):
             arrived[key] = "absent" if value is _ABSENT else "failed"
-            if query is None:
-                unfillable[key] = reason
-            else:
-                jobs[key] = query
+            try:
+                jobs[key] = fill(template, request.context)
+            except TemplateError as exc:
+                unfillable[key] = str(exc)
             continue
         present.add(key)
         if value is None or value.get("resourceType") != "Bundle":
@@ -173,30 +174,44 @@ def gather(
         page = entries(value)
         resources.extend(page)
         by_key[key] = list(page)
+        if kind in MEDICATION_USERS:
+            medication_side.extend(page)
         held, total = matches(page, kind), bundle_total(value)
-        params = self_params(value)
-        if params is None:  # the client ran our template (CDS Hooks: equivalent data)
-            params = list(query.params) if query is not None else []
         url = next_link(value)
+        if url is None and (total is None or total <= counted_for_total(value, held)):
+            reports[key] = KeyReport(key, _key_words(key), "complete", held=held, total=total)
+            continue
+        # the client ran our template (CDS Hooks: equivalent data) unless it says otherwise
+        params = self_params(value) or list(_template_params(template))
         if url is not None:
             jobs[key] = Continuation(url)
             partial[key] = _Partial(
                 held, total, missing_direction(kind, params), "only the first page was supplied"
             )
-        elif total is not None and total > held and query is not None:
-            jobs[key] = query  # no link to follow: run the whole search (the reader dedupes)
-            partial[key] = _Partial(
+            continue
+        try:
+            jobs[key] = fill(template, request.context)  # no link: run the whole search again
+        except TemplateError:
+            reports[key] = KeyReport(
+                key,
+                _key_words(key),
+                "truncated",
+                missing_direction(kind, params),
                 held,
                 total,
-                missing_direction(kind, params),
                 "the prefetched Bundle holds fewer entries than its total",
-                refetch=True,
             )
-        else:
-            reports[key] = KeyReport(key, _key_words(key), "complete", held=held, total=total)
+            continue
+        partial[key] = _Partial(
+            held,
+            total,
+            missing_direction(kind, params),
+            "the prefetched Bundle holds fewer entries than its total",
+            refetch=True,
+        )
 
     drafts = draft_resources(request.draft_orders)
-    named = unresolved([*drafts, *resources], request.fhir_server)
+    named = unresolved([*drafts, *medication_side], request.fhir_server)
     wanted = bool(jobs or named)
     problem = _server_problem(request, settings, fetcher, allowed_servers) if wanted else None
     auth = request.fhir_authorization
@@ -251,6 +266,8 @@ def gather(
             present.add(key)
             resources.extend(result.resources)
             by_key.setdefault(key, []).extend(result.resources)
+            if kinds[key] in MEDICATION_USERS:
+                medication_side.extend(result.resources)
             reports[key] = _fetched_report(key, kinds[key], jobs[key], result, partial.get(key))
             narrowed = access.narrowing(kinds[key], search=True) if "/" not in kinds[key] else None
             if narrowed is not None and reports[key].complete:
@@ -259,7 +276,7 @@ def gather(
         # orders fetched just now may name Medications the search did not include
         later = [
             i
-            for i in unresolved([*drafts, *resources, *medications], request.fhir_server)
+            for i in unresolved([*drafts, *medication_side, *medications], request.fhir_server)
             if i not in asked
         ][: MAX_MEDICATION_READS - len(asked)]
         left = settings.fhir_timeout - (time.monotonic() - started)
@@ -271,7 +288,8 @@ def gather(
                 if isinstance(result, Fetched):
                     medications.extend(result.resources)
     resources.extend(medications)
-    _mark_unknown_drugs(reports, by_key, [*resources], request.fhir_server)
+    if named or fetches:  # (nothing named and nothing fetched: nothing can be unresolved)
+        _mark_unknown_drugs(reports, by_key, [*medication_side, *medications], request.fhir_server)
     if failed:
         raise DataMissing(_missing_message(failed), tuple(fetches))
     ordered = tuple(reports[k] for k in service.prefetch if k in reports)
@@ -314,6 +332,12 @@ def _allowed(access: Access, kind: str) -> bool:
 def _refusal(kind: str) -> str:
     resource_type, _, rest = kind.partition("/")
     return f"fhirAuthorization.scope does not allow {'reading' if rest else 'searching'} {resource_type}"
+
+
+@lru_cache(maxsize=64)
+def _template_params(template: str) -> tuple[tuple[str, str], ...]:
+    """A template's query parameters as written (tokens unfilled: only `_sort` is read)."""
+    return tuple(parse_qsl(template.partition("?")[2], keep_blank_values=True))
 
 
 def _key_words(key: str) -> str:
