@@ -74,7 +74,9 @@ def unresolved(
             ident = resource.get("id")
             if isinstance(ident, str):
                 held.add(ident)
-        elif kind in MEDICATION_USERS:
+        elif kind in MEDICATION_USERS and (
+            "medicationReference" in resource or "medication" in resource
+        ):
             ref = _reference(resource)
             ident = medication_id(ref, base_url) if ref is not None else None
             if ident is not None:

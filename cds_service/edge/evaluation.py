@@ -134,15 +134,20 @@ class Evaluator:
 
 
 def completeness_of(reports: tuple[KeyReport, ...]) -> Completeness:
-    """The data layer's per-key reports as the record's view of them (all complete: empty)."""
-    if all(r.complete for r in reports):
-        return Completeness()
+    """The data layer's per-key reports as the record's view of them: the incomplete ones
+    (a key not listed is complete)."""
+    cut = [r for r in reports if r.state != "complete"]
+    if not cut:
+        return NOTHING_CUT
     return Completeness.of(
         *(
             SearchStatus(r.key, Coverage(r.state), Missing(r.missing), r.words, r.held, r.total)
-            for r in reports
+            for r in cut
         )
     )
+
+
+NOTHING_CUT = Completeness()
 
 
 def _count_fetches(outcomes: tuple[str, ...]) -> None:

@@ -31,9 +31,7 @@ from jwt.exceptions import PyJWKError
 from cds_service.cards.profiles import PROFILES
 from cds_service.settings import SettingsError, is_loopback
 
-_FIELDS = frozenset(
-    {"name", "jwks", "jwks_url", "jku_allow", "fhir_servers", "tenant", "profile"}
-)
+_FIELDS = frozenset({"name", "jwks", "jwks_url", "jku_allow", "fhir_servers", "tenant", "profile"})
 # JWK members that only a private or symmetric key has: never in a trust file
 _SECRET_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _KEY_TYPES = frozenset({"EC", "RSA", "OKP"})

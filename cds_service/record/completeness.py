@@ -49,7 +49,7 @@ class SearchStatus:
 
     @property
     def named(self) -> str:
-        """"medication administrations ('medadmins')": how a card names the search."""
+        """How a card names the search: "medication administrations ('medadmins')"."""
         return f"{self.words or self.key} ('{self.key}')"
 
 

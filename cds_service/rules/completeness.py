@@ -44,7 +44,11 @@ RECENT, ANY = Basis.RECENT, Basis.ANY
 # draft) are not listed: what is held of them is true whatever was cut.
 RESTS_ON_ABSENCE: Mapping[str, Mapping[str, Basis]] = {
     # "no dose since ...": the last injection; an ended regimen (any age) silences the rule
-    "maintenance-injection-overdue": {"medadmins": RECENT, "medrequests": ANY, "medstatements": ANY},
+    "maintenance-injection-overdue": {
+        "medadmins": RECENT,
+        "medrequests": ANY,
+        "medstatements": ANY,
+    },
     # "no maintenance regimen in place": an ongoing order may be old; spaced injections recent
     "maintenance-not-started": {"medrequests": ANY, "medstatements": ANY, "medadmins": RECENT},
     # "no current B12 therapy": an old ongoing order or a dose in the last 4 months; the
@@ -128,9 +132,7 @@ def confirm(finding: Finding, completeness: Completeness, policy: Policy) -> Fin
             + finding.advice
         ).strip(),
         caveats=(caveat, *finding.caveats),
-        suggestions=tuple(
-            dataclasses.replace(s, recommended=False) for s in finding.suggestions
-        ),
+        suggestions=tuple(dataclasses.replace(s, recommended=False) for s in finding.suggestions),
     )
 
 
