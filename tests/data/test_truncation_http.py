@@ -2,9 +2,9 @@
 
 The client here prefetches as the CDS Hooks Sandbox does (tests/support/prefetching_client):
 every template run on the test FHIR server (page size 3), the Bundle sent as answered, first
-page only. For each prefetch key of each hook, that key alone is cut (the others complete),
-and the call goes to the real service without a fhirServer (no fallback) and with one (the
-service follows `next`). Without fallback, no card may be warning or critical unless the
+page only. For each prefetch key of each hook (patient-view, order-select, order-sign), that
+key alone is cut (the others complete), and the call goes to the real service without a
+fhirServer (no fallback) and with one (the service follows `next`). Without fallback, no card may be warning or critical unless the
 complete record makes it so too, and every card names the cut search; with fallback, the
 cards are those of the complete record. The issue's own case (the administrations search
 without a sort, the newest dose on page 2) is checked before and after the templates were
@@ -39,7 +39,11 @@ UCUM = "http://unitsofmeasure.org"
 PAGE_SIZE = 3
 INJECTIONS_DAYS_AGO = (250, 340, 430, 150, 520)  # loaded in this order; newest is 150
 OLD_MEDADMINS_TEMPLATE = "MedicationAdministration?patient={{context.patientId}}"
-SERVICES = {"patient-view": "b12-patient-view", "order-select": "b12-order-select"}
+SERVICES = {
+    "patient-view": "b12-patient-view",
+    "order-select": "b12-order-select",
+    "order-sign": "b12-order-sign",
+}
 B12_IM = {
     "coding": [
         {
@@ -203,12 +207,13 @@ def folic_acid_draft() -> dict[str, Any]:
 
 def context(hook: str) -> dict[str, Any]:
     found: dict[str, Any] = {"patientId": PATIENT, "userId": "Practitioner/example"}
-    if hook == "order-select":
+    if hook in ("order-select", "order-sign"):
         found["draftOrders"] = {
             "resourceType": "Bundle",
             "entry": [{"resource": folic_acid_draft()}],
         }
-        found["selections"] = ["MedicationRequest/draft-folic-acid"]
+        if hook == "order-select":
+            found["selections"] = ["MedicationRequest/draft-folic-acid"]
     return found
 
 
@@ -285,6 +290,7 @@ def complete(small_pages: FhirServer, frozen_server: LiveService) -> dict[str, d
     assert found["patient-view"]["maintenance-injection-overdue"] == "warning"
     assert "b12-therapy-stopped" not in found["patient-view"]  # the order is active
     assert "folic-acid-without-b12" not in found["order-select"]  # B12 cover in the record
+    assert "folic-acid-without-b12" not in found["order-sign"]
     return found
 
 
