@@ -117,7 +117,9 @@ def confirm(finding: Finding, completeness: Completeness, policy: Policy) -> Fin
         return None
     words = " and ".join(s.words or s.key for s in cut)
     named = ", ".join(s.named for s in cut)
-    summary = _fit(f"Unconfirmed, {words} incomplete: {finding.summary}")
+    # the summary keeps room for the finding's own key fact; the caveat names every search
+    what = cut[0].words or cut[0].key if len(cut) == 1 else "records"
+    summary = _fit(f"Unconfirmed, {what} incomplete: {finding.summary}")
     was = "" if finding.indicator == "info" else f" (it would be {finding.indicator})"
     caveat = (
         f"Unconfirmed{was}: this conclusion rests on records being absent from {named}, "

@@ -113,3 +113,19 @@ def test_run_rules_applies_it_after_the_policy_indicator(missing: Missing) -> No
     run = run_rules(RuleInput(rec, POLICY, TODAY, "patient-view", None, cut("medadmins", missing)))
     shown = {f.rule_id: f for f in run.findings}["maintenance-injection-overdue"]
     assert shown.indicator == "info" and "it would be critical" in shown.caveats[0]
+
+
+def test_several_cut_searches_are_named_in_the_caveat_and_summed_up_in_the_summary() -> None:
+    several = Completeness.of(
+        SearchStatus(
+            "medadmins", Coverage.TRUNCATED, Missing.UNKNOWN, "medication administrations"
+        ),
+        SearchStatus("medrequests", Coverage.TRUNCATED, Missing.OLDER, "medication orders"),
+    )
+    shown = confirm(finding(), several, load_policy())
+    assert shown is not None
+    assert shown.summary.startswith("Unconfirmed, records incomplete: B12 injection overdue")
+    assert (
+        "medication administrations ('medadmins'), medication orders ('medrequests')"
+        in (shown.caveats[0])
+    )
