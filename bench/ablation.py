@@ -50,11 +50,11 @@ def _serve(variant: str, workers: int) -> int:
         evaluate = evaluation.Evaluator.evaluate
         answers: dict[Any, Any] = {}
 
-        def remembered_answer(self: Any, service: Any, request: Any) -> Any:
+        def remembered_answer(self: Any, service: Any, request: Any, *args: Any) -> Any:
             labs = (request.prefetch or {}).get("labs") or {}
             key = (service.id, len(labs.get("entry") or ()))
             if key not in answers:
-                answers[key] = evaluate(self, service, request)
+                answers[key] = evaluate(self, service, request, *args)
             return answers[key]
 
         evaluation.Evaluator.evaluate = remembered_answer  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cds_service.cards.profiles import GENERIC, CardProfile, fit
 from cds_service.cards.suggestions import SuggestionWriter
 from cds_service.rules.base import Finding
 
@@ -46,6 +47,8 @@ class RenderContext:
     user_id: str | None = None
     # raw resources a suggestion may update, by "Type/id" (draft orders, record orders)
     resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    drafts: frozenset[str] = frozenset()  # which of them are draft orders
+    profile: CardProfile = GENERIC  # what the calling client can do with a card
 
 
 def escape(text: str) -> str:
@@ -118,8 +121,15 @@ def _keep_one_recommended(suggestions: list[dict[str, Any]]) -> None:
 
 
 def render_cards(findings: Sequence[Finding], ctx: RenderContext) -> list[dict[str, Any]]:
-    """One card per finding, in the order the rules produced them (most urgent first)."""
+    """One card per finding, in the order the rules produced them (most urgent first), each
+    fitted to the client's card profile (`cards.profiles`)."""
     writer = SuggestionWriter(
-        ctx.patient_id, ctx.today, ctx.resources, ctx.encounter_id, ctx.user_id
+        ctx.patient_id,
+        ctx.today,
+        ctx.resources,
+        ctx.encounter_id,
+        ctx.user_id,
+        drafts=ctx.drafts,
+        update_orders=ctx.profile.update_orders,
     )
-    return [render_card(f, writer) for f in findings]
+    return [fit(render_card(f, writer), ctx.profile) for f in findings]

@@ -78,6 +78,17 @@ LAB_ORDERS: Mapping[Analyte, tuple[str, str]] = {
 }
 
 
+# what a clinician calls each test: an action's description, and its label when a client
+# that applies one action per suggestion gets each test as a suggestion of its own
+LAB_WORDS: Mapping[Analyte, str] = {
+    Analyte.B12: "serum B12",
+    Analyte.HOLOTC: "active B12 (holotranscobalamin)",
+    Analyte.MMA: "methylmalonic acid (MMA)",
+    Analyte.HOMOCYSTEINE: "homocysteine",
+    Analyte.FOLATE: "serum folate",
+}
+
+
 def _repeat(days: int) -> dict[str, Any]:
     """A timing.repeat in the unit a prescriber would write: weeks, months or days."""
     period, unit = prescribing_unit(days)
@@ -94,12 +105,17 @@ class SuggestionWriter:
         resources: Mapping[str, Mapping[str, Any]],
         encounter_id: str | None = None,
         user_id: str | None = None,
+        *,
+        drafts: frozenset[str] = frozenset(),
+        update_orders: bool = True,
     ) -> None:
         self.patient_id = patient_id
         self.today = today
         self.resources = resources
         self.encounter_id = encounter_id
         self.user_id = user_id
+        self.drafts = drafts  # refs of the draft orders (a client may delete these)
+        self.update_orders = update_orders  # False: a client that cannot update an order
         # Patient/Encounter/requester references and a date: when these are plain ids, a
         # template's validity depends on its variant only
         self._plain_context = (
@@ -144,18 +160,7 @@ class SuggestionWriter:
         return resource
 
     def injection_order(self, interval_days: int | None, doses: int | None) -> dict[str, Any]:
-        dosage: dict[str, Any] = {
-            "route": INTRAMUSCULAR,
-            "doseAndRate": [{"doseQuantity": ONE_MG}],
-        }
-        if interval_days:
-            dosage["timing"] = {"repeat": _repeat(interval_days)}
-            dosage["text"] = f"1 mg intramuscularly every {interval_text(interval_days)}"
-        elif doses == 1:
-            dosage["timing"] = {"repeat": {"count": 1}}
-            dosage["text"] = "1 mg intramuscularly, single dose now"
-        else:
-            dosage["text"] = "1 mg intramuscularly; schedule as per prescriber"
+        dosage = _injection_dosage(interval_days, doses)
         resource = self._context(
             {
                 "resourceType": "MedicationRequest",
@@ -212,6 +217,25 @@ class SuggestionWriter:
         change(resource)
         return _valid(MedicationRequest, resource)
 
+    def _change(
+        self, ref: str, label: str, change: Callable[[dict[str, Any]], None]
+    ) -> list[dict[str, Any]] | None:
+        """An order changed as `change` says, in the one shape the client can apply whole or
+        in part: an update in place; else (a client that cannot update orders) a new draft
+        created first and the old draft deleted after it; an order in the record, never."""
+        if ref not in self.resources:
+            return None
+        resource = self._updated(ref, change)
+        if self.update_orders:
+            return [{"type": "update", "description": label, "resource": resource}]
+        if ref not in self.drafts or not _RESOURCE_ID.fullmatch(ref):
+            return None
+        resource.pop("id", None)
+        return [
+            {"type": "create", "description": f"{label} (a new draft order)", "resource": resource},
+            {"type": "delete", "description": "Remove the draft it replaces", "resourceId": ref},
+        ]
+
     # --- intents -----------------------------------------------------------------------
 
     def _propose_injection(self, intent: ProposeB12Injection) -> list[dict[str, Any]]:
@@ -222,7 +246,7 @@ class SuggestionWriter:
         return [
             {
                 "type": "create",
-                "description": f"Order {LAB_ORDERS[a][1]}",
+                "description": f"Order {LAB_WORDS[a]}",
                 "resource": self.lab_order(a),
             }
             for a in intent.analytes
@@ -240,10 +264,7 @@ class SuggestionWriter:
             timing.pop("code", None)
             dosage["text"] = f"1 mg intramuscularly every {interval_text(intent.interval_days)}"
 
-        if intent.order_ref not in self.resources:
-            return None
-        resource = self._updated(intent.order_ref, change)
-        return [{"type": "update", "description": intent.label, "resource": resource}]
+        return self._change(intent.order_ref, intent.label, change)
 
     def _change_dose(self, intent: ChangeOralDose) -> list[dict[str, Any]] | None:
         def change(resource: dict[str, Any]) -> None:
@@ -261,10 +282,7 @@ class SuggestionWriter:
             dosage["timing"] = {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}
             dosage["text"] = f"{intent.dose_mg:g} mg by mouth once daily"
 
-        if intent.order_ref not in self.resources:
-            return None
-        resource = self._updated(intent.order_ref, change)
-        return [{"type": "update", "description": intent.label, "resource": resource}]
+        return self._change(intent.order_ref, intent.label, change)
 
     def _remove(self, intent: RemoveDraft) -> list[dict[str, Any]] | None:
         if not _RESOURCE_ID.fullmatch(intent.order_ref):
@@ -272,20 +290,65 @@ class SuggestionWriter:
         return [{"type": "delete", "description": intent.label, "resourceId": intent.order_ref}]
 
     def _replace(self, intent: ReplaceWithB12Injection) -> list[dict[str, Any]] | None:
+        """The oral draft becomes hydroxocobalamin IM: one update in place, so a client that
+        applies the first action only has swapped, not deleted. Without the draft to echo
+        (or an update), the IM order is created first and the oral draft deleted after it."""
+
+        def change(resource: dict[str, Any]) -> None:
+            referenced = resource.pop("medicationReference", None)
+            resource.pop("medication", None)
+            local = referenced.get("reference") if isinstance(referenced, dict) else None
+            contained = [
+                c
+                for c in resource.get("contained") or []
+                if not (isinstance(c, dict) and f"#{c.get('id')}" == local)
+            ]
+            if contained:
+                resource["contained"] = contained
+            else:
+                resource.pop("contained", None)
+            resource["medicationCodeableConcept"] = copy.deepcopy(HYDROXOCOBALAMIN_1MG_ML)
+            resource["dosageInstruction"] = [_injection_dosage(intent.interval_days, None)]
+            resource.pop("dispenseRequest", None)  # sized for the oral product
+
+        swapped = None
+        if self.update_orders and intent.order_ref in self.resources:
+            try:
+                swapped = self._change(intent.order_ref, intent.label, change)
+            except (ValidationError, TypeError, ValueError, AttributeError):
+                swapped = None  # a draft we cannot make valid: create and delete instead
+        if swapped is not None:
+            return swapped
         if not _RESOURCE_ID.fullmatch(intent.order_ref):
             return None
         return [
+            {
+                "type": "create",
+                "description": f"Order hydroxocobalamin 1 mg IM every {interval_text(intent.interval_days)}",
+                "resource": self.injection_order(intent.interval_days, None),
+            },
             {
                 "type": "delete",
                 "description": "Remove the oral B12 order",
                 "resourceId": intent.order_ref,
             },
-            {
-                "type": "create",
-                "description": intent.label,
-                "resource": self.injection_order(intent.interval_days, None),
-            },
         ]
+
+
+def _injection_dosage(interval_days: int | None, doses: int | None) -> dict[str, Any]:
+    dosage: dict[str, Any] = {
+        "route": INTRAMUSCULAR,
+        "doseAndRate": [{"doseQuantity": ONE_MG}],
+    }
+    if interval_days:
+        dosage["timing"] = {"repeat": _repeat(interval_days)}
+        dosage["text"] = f"1 mg intramuscularly every {interval_text(interval_days)}"
+    elif doses == 1:
+        dosage["timing"] = {"repeat": {"count": 1}}
+        dosage["text"] = "1 mg intramuscularly, single dose now"
+    else:
+        dosage["text"] = "1 mg intramuscularly; schedule as per prescriber"
+    return dosage
 
 
 def _first_dosage(resource: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class Fetched:
     truncated: bool = False
     pages: int = 1
     stopped: str | None = None  # why paging stopped early (safe words), when truncated
+    total: int | None = None  # the first page's `total` (matches on the server), if it gave one
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,20 +265,29 @@ def _follow(
     pages: int,
     target: FhirTarget,
     deadline: float,
+    total: int | None = None,
 ) -> Fetched:
     """Follow `next` links from `first_next` until the end, the page cap or another server."""
     next_url = first_next
     while next_url:
         if pages >= target.page_cap:
-            return Fetched(key, tuple(found), True, pages, "the page limit was reached")
+            return Fetched(key, tuple(found), True, pages, "the page limit was reached", total)
         url = urljoin(target.base_url + "/", next_url)
         if not same_server(url, target.base_url):
-            return Fetched(key, tuple(found), True, pages, "later pages are on another server")
+            return Fetched(
+                key, tuple(found), True, pages, "later pages are on another server", total
+            )
         page = _page(_get(session, url, None, target, key, deadline), key, "a next page")
         found.extend(entries(page))
         pages += 1
         next_url = _next_link(page)
-    return Fetched(key, tuple(found), pages=pages)
+    return Fetched(key, tuple(found), pages=pages, total=total)
+
+
+def bundle_total(bundle: Mapping[str, Any]) -> int | None:
+    """A searchset's `total` when it is a plain non-negative integer, else None."""
+    total = bundle.get("total")
+    return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
 def fetch_one(
@@ -296,7 +306,9 @@ def fetch_one(
             )
         return Fetched(key, (body,))
     page = _page(body, key, "the search")
-    return _follow(session, key, _next_link(page), entries(page), 1, target, deadline)
+    return _follow(
+        session, key, _next_link(page), entries(page), 1, target, deadline, bundle_total(page)
+    )
 
 
 class FhirFetcher:

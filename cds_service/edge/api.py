@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, g, request
 
+from cds_service.cards.profiles import PROFILES
 from cds_service.edge import metrics as prometheus
 from cds_service.edge.auth import authenticate
 from cds_service.edge.destinations import confine, explained
@@ -57,7 +58,7 @@ def hook_call(service_id: str) -> Response:
     g.log_fields["hook_instance"] = hook_request.hook_instance
     hook_request, refused = confine(hook_request, g.caller)
     with explained(refused):
-        result = rt.evaluator.evaluate(service, hook_request)
+        result = rt.evaluator.evaluate(service, hook_request, PROFILES[g.caller.profile])
     g.log_fields["card_count"] = result.card_count
     if result.rule_ids:
         g.log_fields["rule_ids"] = list(result.rule_ids)

@@ -101,6 +101,7 @@ class Caller:
     issuer: str | None
     fhir_servers: tuple[str, ...] | None
     tenant: str | None = None
+    profile: str = "generic"  # the caller's card profile (B12CDS_TRUSTED_CLIENTS `profile`)
 
 
 ANONYMOUS = Caller(issuer=None, fhir_servers=None)
@@ -141,7 +142,7 @@ class Authenticator:
         _check_key_fits(key, alg)
         claims = self._decode(token, key, alg, client, self.expected_audience(request))
         self._check_replay(client, claims)
-        return Caller(client.issuer, client.fhir_servers, client.tenant)
+        return Caller(client.issuer, client.fhir_servers, client.tenant, client.profile)
 
     def expected_audience(self, request: Request) -> str:
         """The exact URL being called: the public base URL + path, else the request's own."""

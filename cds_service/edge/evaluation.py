@@ -14,9 +14,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cds_service.cards import RenderContext, render_cards
+from cds_service.cards.profiles import GENERIC, CardProfile
 from cds_service.data import gather
+from cds_service.data.completeness import KeyReport
 from cds_service.data.fhir_client import FhirFetcher
 from cds_service.data.prefetch import DataMissing
+from cds_service.data.references import draft_resources, unresolved, with_medications
 from cds_service.edge import ledger, metrics
 from cds_service.edge.limits import within_shape
 from cds_service.policy import Policy
@@ -24,6 +27,7 @@ from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
 from cds_service.protocol.errors import ServiceError
 from cds_service.protocol.request import HookRequest
 from cds_service.record import read_orders, read_record
+from cds_service.record.completeness import Completeness, Coverage, Missing, SearchStatus
 from cds_service.record.model import Agent, DataGap, Orders, PatientRecord, Source
 from cds_service.rules import analytes_for, run_rules
 from cds_service.rules.base import RuleInput
@@ -62,11 +66,18 @@ class Evaluator:
     store: Store | None = None  # None (offline `evaluate`): no suppression, no ledger
     fetcher: FhirFetcher | None = None  # None (offline `evaluate`): no FHIR fallback
 
-    def evaluate(self, service: ServiceDefinition, request: HookRequest) -> Evaluation:
+    def evaluate(
+        self, service: ServiceDefinition, request: HookRequest, profile: CardProfile = GENERIC
+    ) -> Evaluation:
+        """The response to one hook call, its cards fitted to the caller's card `profile`."""
         orders: Orders | None = None
         if service.is_order_hook:
             orders = read_orders(request.draft_orders, request.selections, self.policy)
-            if not concerns_b12(orders):
+            # a draft naming its drug only as Medication/<id> is read once that is fetched
+            pending = request.fhir_server is not None and bool(
+                unresolved(draft_resources(request.draft_orders), request.fhir_server)
+            )
+            if not concerns_b12(orders) and not pending:
                 # e.g. order-select fired before a drug was chosen: nothing to say
                 return Evaluation({"cards": []}, (), ())
         try:
@@ -75,12 +86,18 @@ class Evaluator:
             _count_fetches(exc.fetches)
             raise
         _count_fetches(raw.fetches)
+        if orders is not None and raw.medications:
+            drafts = with_medications(request.draft_orders, raw.medications)
+            orders = read_orders(drafts, request.selections, self.policy)
+        if orders is not None and not concerns_b12(orders):
+            return Evaluation({"cards": []}, (), ())
         notes = tuple(DataGap(topic="bundle", message=note) for note in raw.notes)
         record = read_record(
             request.patient_id, raw.resources, self.policy, notes, analytes_for(request.hook)
         )
         today = self.clock()
-        run = run_rules(RuleInput(record, self.policy, today, request.hook, orders))
+        completeness = completeness_of(raw.reports)
+        run = run_rules(RuleInput(record, self.policy, today, request.hook, orders, completeness))
         for failure in run.failures:
             log.error(
                 "rule_failed", extra={"rule_id": failure.rule_id, "error_type": failure.error}
@@ -98,6 +115,8 @@ class Evaluator:
             encounter_id=request.encounter_id,
             user_id=request.user_id,
             resources=_updatable_resources(record, orders),
+            drafts=frozenset(d.ref for d in orders.drafts) if orders is not None else frozenset(),
+            profile=profile,
         )
         cards = render_cards(findings, context)
         response: dict[str, Any] = {"cards": cards}
@@ -112,6 +131,23 @@ class Evaluator:
             tuple(f.rule_id for f in findings),
             tuple(f.rule_id for f in run.failures),
         )
+
+
+def completeness_of(reports: tuple[KeyReport, ...]) -> Completeness:
+    """The data layer's per-key reports as the record's view of them: the incomplete ones
+    (a key not listed is complete)."""
+    cut = [r for r in reports if r.state != "complete"]
+    if not cut:
+        return NOTHING_CUT
+    return Completeness.of(
+        *(
+            SearchStatus(r.key, Coverage(r.state), Missing(r.missing), r.words, r.held, r.total)
+            for r in cut
+        )
+    )
+
+
+NOTHING_CUT = Completeness()
 
 
 def _count_fetches(outcomes: tuple[str, ...]) -> None:

@@ -8,7 +8,8 @@ it may do:
         "jwks_url": "https://.../jwks.json", # fetched, cached, refreshed on an unknown kid
         "jku_allow": ["https://.../jwks.json"],  # `jku` header values honoured for this issuer
         "fhir_servers": ["https://ehr.example.org/fhir"],  # where its fhirAuthorization may go
-        "tenant": "org-1"}}                  # if set, the token's `tenant` must equal it
+        "tenant": "org-1",                   # if set, the token's `tenant` must equal it
+        "profile": "epic"}}                  # card profile: generic (default), epic, oracle, sandbox
 
 A typo or an unsafe value (a private key, a symmetric key, plain http to a non-loopback
 host) stops start-up: a trust file that half works is worse than none.
@@ -27,9 +28,10 @@ from urllib.parse import urlsplit
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError
 
+from cds_service.cards.profiles import PROFILES
 from cds_service.settings import SettingsError, is_loopback
 
-_FIELDS = frozenset({"name", "jwks", "jwks_url", "jku_allow", "fhir_servers", "tenant"})
+_FIELDS = frozenset({"name", "jwks", "jwks_url", "jku_allow", "fhir_servers", "tenant", "profile"})
 # JWK members that only a private or symmetric key has: never in a trust file
 _SECRET_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _KEY_TYPES = frozenset({"EC", "RSA", "OKP"})
@@ -61,6 +63,7 @@ class TrustedClient:
     jku_allow: frozenset[str]
     fhir_servers: tuple[str, ...]  # empty: the service never calls a FHIR server for it
     tenant: str | None
+    profile: str = "generic"  # the card profile of its kind of client (cards.profiles)
 
     def jku_allowed(self, jku: str) -> bool:
         return jku in self.jku_allow or jku == self.jwks_url
@@ -133,7 +136,14 @@ def _client(issuer: str, entry: Any, where: str) -> TrustedClient:
     name = entry.get("name", issuer)
     if not isinstance(name, str):
         raise TrustedClientsError(f"{where}: name must be a string")
-    return TrustedClient(issuer, name, MappingProxyType(keys), jwks_url, jku_allow, servers, tenant)
+    profile = entry.get("profile", "generic")
+    if not isinstance(profile, str) or profile not in PROFILES:
+        raise TrustedClientsError(
+            f"{where}: profile {profile!r} is not one of {', '.join(sorted(PROFILES))}"
+        )
+    return TrustedClient(
+        issuer, name, MappingProxyType(keys), jwks_url, jku_allow, servers, tenant, profile
+    )
 
 
 def parse_jwks(document: Any, where: str, *, strict: bool) -> dict[str, VerificationKey]:

@@ -46,6 +46,9 @@ class Policy:
     rules: Mapping[str, RuleSwitch]
     suppression: Mapping[str, Any]
     local_protocol: Mapping[str, str]  # {"label", "url"}: how cards cite the site protocol
+    # a conclusion from the absence of records in a search that was cut: "downgrade" (an
+    # unconfirmed info card naming the cut search) or "silent" (no card)
+    absence_conclusions: str = "downgrade"
 
     def threshold(self, name: str) -> float:
         return self.thresholds[name]
@@ -117,6 +120,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
         ),
         suppression=MappingProxyType(dict(data["suppression"])),
         local_protocol=MappingProxyType(dict(data["local_protocol"])),
+        absence_conclusions=data.get("incomplete_data", {}).get("absence_conclusions", "downgrade"),
     )
 
 

@@ -2,7 +2,8 @@
 
 `run_rules` isolates rules from each other: a rule that raises on strange data loses
 only its own card; the failure is reported (rule id and exception type only) so the
-edge can log and count it.
+edge can log and count it. A finding that rests on the absence of records from a search
+that was cut is made unconfirmed info, or dropped (`rules.completeness`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cds_service.rules import (
     symptoms_recurring,
 )
 from cds_service.rules.base import SEVERITY, Finding, RuleInput
+from cds_service.rules.completeness import confirm
 
 # Safety first: the reading order is the running order and the card order within a severity.
 RULES: tuple[ModuleType, ...] = (
@@ -87,7 +89,10 @@ def run_rules(inp: RuleInput, rules: tuple[ModuleType, ...] | None = None) -> Ru
             indicator = inp.policy.indicator_for(rule_id, finding.indicator)
             if indicator != finding.indicator:
                 finding = replace(finding, indicator=indicator)  # type: ignore[arg-type]
-            findings.append(finding)
+            if inp.completeness.searches:
+                finding = confirm(finding, inp.completeness, inp.policy)
+            if finding is not None:
+                findings.append(finding)
     return RuleRun(tuple(settle(findings)), tuple(failures))
 
 

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Literal
 
 from cds_service.policy import Policy
+from cds_service.record.completeness import COMPLETE, Completeness
 from cds_service.record.model import Analyte, Orders, PatientRecord
 
 Indicator = Literal["info", "warning", "critical"]
@@ -34,6 +35,8 @@ class RuleInput:
     today: date
     hook: str  # "patient-view" | "order-select" | "order-sign"
     orders: Orders | None = None  # None on patient-view
+    # which searches behind the record were cut; rules never read it (see rules.completeness)
+    completeness: Completeness = COMPLETE
 
 
 # --- suggestion intents: what the clinician could do, in clinical terms -----------------

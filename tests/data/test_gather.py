@@ -207,9 +207,22 @@ def test_a_prefetched_first_page_is_continued_from_fhir_server(
 def test_a_prefetched_first_page_without_fhir_server_or_cap_is_a_note(
     scenario_fhir: FhirServer, fetcher: FhirFetcher
 ) -> None:
-    page = first_page(scenario_fhir)
+    page = first_page(scenario_fhir)  # its self link has no _sort: either end may be missing
     raw = gather(request(body_with(None, medadmins=page)), service(), fetcher=fetcher)
-    assert len(raw.notes) == 1 and "first page of prefetch" in raw.notes[0]
+    assert raw.notes == (
+        "Records incomplete: medication administrations ('medadmins'), 20 of 46 read; "
+        "only the first page was supplied, and later pages were not fetched "
+        "(no fhirServer to fetch them from); the search had no date sort, so it is unknown "
+        "whether older or newer records are missing.",
+    )
+    report = {r.key: r for r in raw.reports}["medadmins"]
+    assert (report.state, report.missing, report.held, report.total) == (
+        "truncated",
+        "unknown",
+        20,
+        46,
+    )
+    assert all(r.state == "complete" for r in raw.reports if r.key != "medadmins")
     capped = Settings(fhir_page_cap=2)
     raw = gather(
         request(body_with(scenario_fhir.base_url, medadmins=page)),
@@ -217,8 +230,41 @@ def test_a_prefetched_first_page_without_fhir_server_or_cap_is_a_note(
         fetcher=fetcher,
         settings=capped,
     )
-    assert len(raw.notes) == 1 and "only 2 page(s)" in raw.notes[0]
+    assert len(raw.notes) == 1
+    assert "40 of 46 read; 2 page(s) were read from the FHIR server, then the page limit" in (
+        raw.notes[0]
+    )
     assert sum(r["resourceType"] == "MedicationAdministration" for r in raw.resources) == 40
+
+
+def test_a_sorted_first_page_is_missing_only_older_records(
+    scenario_fhir: FhirServer, fetcher: FhirFetcher
+) -> None:
+    first_page(scenario_fhir)
+    page = scenario_fhir.get(
+        "MedicationAdministration", patient=SCENARIO.patient_id, _sort="-effective-time"
+    ).json()
+    raw = gather(request(body_with(None, medadmins=page)), service(), fetcher=fetcher)
+    report = {r.key: r for r in raw.reports}["medadmins"]
+    assert (report.state, report.missing) == ("truncated", "older")
+    assert "sorted newest first, so older records are missing" in raw.notes[0]
+
+
+def test_a_bundle_with_fewer_entries_than_its_total_is_searched_again(
+    scenario_fhir: FhirServer, fetcher: FhirFetcher
+) -> None:
+    page = first_page(scenario_fhir)
+    del page["link"]  # no next link to follow: only the total says entries are missing
+    raw = gather(
+        request(body_with(scenario_fhir.base_url, medadmins=page)), service(), fetcher=fetcher
+    )
+    given = [r for r in raw.resources if r["resourceType"] == "MedicationAdministration"]
+    assert len({r["id"] for r in given}) == 46
+    assert raw.notes == ()
+    offline = gather(request(body_with(None, medadmins=page)), service(), fetcher=fetcher)
+    report = {r.key: r for r in offline.reports}["medadmins"]
+    assert (report.state, report.held, report.total) == ("truncated", 20, 46)
+    assert "fewer entries than its total" in offline.notes[0]
 
 
 def test_a_prefetched_next_link_to_another_server_is_not_followed(

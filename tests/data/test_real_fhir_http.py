@@ -21,7 +21,7 @@ from tests.support.synthetic_fhir import PATIENT_A, stable_id
 
 OVERDUE = Scenario.load(FIXTURES / "fires-injection-overdue-106-days")
 ORDER_IN_PLACE = Scenario.load(FIXTURES / "silent-maintenance-not-started-order-in-place")
-EXTRA_INJECTIONS = 70  # 4 pages of 20 with the scenario's own 6
+EXTRA_INJECTIONS = 320  # 4 pages of the template's _count=100 with the scenario's own 6
 
 
 def authorization(token: str) -> dict[str, Any]:
@@ -54,7 +54,8 @@ def test_the_token_reaches_the_fhir_server(
     log = fhir_server_with_token.request_log()
     assert len(log) >= 7
     assert all(entry["bearer"] and entry["authorized"] for entry in log)
-    assert offsets(fhir_server_with_token, "Observation") == [0, 20]  # 24 B12 results: 2 pages
+    # 24 B12 results fit one page of the template's _count=100 (paging: see below)
+    assert offsets(fhir_server_with_token, "Observation") == [0]
     assert TEST_TOKEN not in frozen_server.log_text()
 
 
@@ -71,7 +72,7 @@ def test_without_the_token_the_servers_401_is_a_412_naming_the_keys(
 
 
 def many_injections() -> list[dict[str, Any]]:
-    """The overdue scenario plus 70 older monthly B12 injections (more history, same last dose)."""
+    """The overdue scenario plus 320 older monthly B12 injections (more history, same last dose)."""
     resources = OVERDUE.resources()
     given = [r for r in resources if r["resourceType"] == "MedicationAdministration"]
     first = min(date.fromisoformat(r["effectiveDateTime"]) for r in given)
@@ -83,7 +84,7 @@ def many_injections() -> list[dict[str, Any]]:
     return resources
 
 
-def test_paging_beyond_20_results_is_followed(
+def test_paging_beyond_one_page_is_followed(
     scenario_fhir: FhirServer, frozen_server: LiveService
 ) -> None:
     scenario_fhir.reset_data()
@@ -91,31 +92,34 @@ def test_paging_beyond_20_results_is_followed(
     scenario_fhir.clear_request_log()
     response = call_hook(frozen_server.base_url, OVERDUE.no_prefetch(scenario_fhir.base_url))
     assert response.status_code == 200, response.text
-    check_expected(response.json(), OVERDUE.expected, "76 injections over 4 pages")
-    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 20, 40, 60]
+    check_expected(response.json(), OVERDUE.expected, "326 injections over 4 pages")
+    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 100, 200, 300]
     assert "truncated" not in str(response.json())
 
 
 def test_truncation_at_the_page_cap_is_a_caveat_in_the_card(
     scenario_fhir: FhirServer, fault_service: LiveService
 ) -> None:
-    """The fault service stops after 3 pages (B12CDS_FHIR_PAGE_CAP=3) and says so."""
+    """The fault service stops after 3 pages (B12CDS_FHIR_PAGE_CAP=3) and says so. The search
+    is sorted newest first, so only older injections are missing: the last dose is known and
+    the overdue card keeps its warning."""
     scenario_fhir.reset_data()
     scenario_fhir.load(transaction(many_injections()))
     scenario_fhir.clear_request_log()
     response = call_hook(fault_service.base_url, OVERDUE.no_prefetch(scenario_fhir.base_url))
     assert response.status_code == 200, response.text
-    assert "maintenance-injection-overdue" in rule_indicators(response.json())
+    assert rule_indicators(response.json())["maintenance-injection-overdue"] == "warning"
     card = next(
         c
         for c in response.json()["cards"]
         if c["source"]["topic"]["code"] == "maintenance-injection-overdue"
     )
     assert (
-        "Data truncated: only 3 page(s) of medication administrations ('medadmins')"
-        in card["detail"]
-    )
-    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 20, 40]
+        "Records incomplete: medication administrations ('medadmins'), 300 of 326 read; "
+        "3 page(s) were read from the FHIR server, then the page limit was reached; "
+        "the search was sorted newest first, so older records are missing."
+    ) in card["detail"]
+    assert offsets(scenario_fhir, "MedicationAdministration") == [0, 100, 200]
 
 
 def with_medication_reference(contained: bool) -> tuple[list[dict[str, Any]], str]:
@@ -174,3 +178,50 @@ def test_the_control_an_unresolvable_medication_changes_the_answer(
     response = call_hook(frozen_server.base_url, ORDER_IN_PLACE.no_prefetch(scenario_fhir.base_url))
     assert response.status_code == 200, response.text
     assert "maintenance-not-started" in rule_indicators(response.json())
+
+
+def test_a_medication_named_by_reference_only_is_read_from_the_fhir_server(
+    scenario_fhir: FhirServer, frozen_server: LiveService
+) -> None:
+    """The client prefetched the order without its Medication (no `_include`): the service
+    reads Medication/<id> itself, so the order counts as B12 maintenance."""
+    resources, medication_id = with_medication_reference(contained=False)
+    scenario_fhir.reset_data()
+    scenario_fhir.load(transaction(resources))
+    body = ORDER_IN_PLACE.full_prefetch(scenario_fhir.base_url)
+    order = next(r for r in resources if r["resourceType"] == "MedicationRequest")
+    body["prefetch"]["medrequests"] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": 1,
+        "entry": [{"resource": order}],
+    }
+    scenario_fhir.clear_request_log()
+    response = call_hook(frozen_server.base_url, body)
+    assert response.status_code == 200, response.text
+    check_expected(response.json(), ORDER_IN_PLACE.expected, "Medication read by reference")
+    reads = [e["path"] for e in scenario_fhir.request_log()]
+    assert reads == [f"/Medication/{medication_id}"], reads  # nothing else was fetched
+
+
+def test_an_unreadable_medication_makes_absence_conclusions_unconfirmed(
+    scenario_fhir: FhirServer, frozen_server: LiveService
+) -> None:
+    """The Medication is not on the server (404): the order is of an unknown drug, so "no
+    maintenance regimen in place" cannot be confirmed and is shown as info."""
+    resources, medication_id = with_medication_reference(contained=False)
+    scenario_fhir.reset_data()
+    scenario_fhir.load(transaction([r for r in resources if r.get("id") != medication_id]))
+    response = call_hook(frozen_server.base_url, ORDER_IN_PLACE.no_prefetch(scenario_fhir.base_url))
+    assert response.status_code == 200, response.text
+    card = next(
+        c
+        for c in response.json()["cards"]
+        if c["source"]["topic"]["code"] == "maintenance-not-started"
+    )
+    assert card["indicator"] == "info"
+    assert "Unconfirmed (it would be warning)" in card["detail"]
+    assert (
+        "medication orders ('medrequests'), 1 of 1 name a Medication that could not be read"
+        in card["detail"]
+    )

@@ -6,7 +6,10 @@
 // would silently ignore or answer wrongly (unknown, quantity, number, composite), a
 // CapabilityStatement, optional Bearer-token enforcement, and a request log for tests.
 //
-// Usage: node server.mjs [--port N] [--token T] [--no-validate]   (env FHIR_PORT, FHIR_TOKEN)
+// Usage: node server.mjs [--port N] [--token T] [--page-size N] [--no-validate]
+//        (env FHIR_PORT, FHIR_TOKEN, FHIR_PAGE_SIZE)
+// --page-size sets both the default page size and the most a `_count` may ask for, as a real
+// server's configured page size does (so a test can make every search page at 3).
 // Port 0 picks a free port; the ready line names the real one:
 //   FHIR server ready on http://127.0.0.1:PORT/fhir
 import http from 'node:http';
@@ -42,6 +45,7 @@ const { values: opts } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.FHIR_PORT ?? '0' },
     token: { type: 'string', default: process.env.FHIR_TOKEN ?? '' },
+    'page-size': { type: 'string', default: process.env.FHIR_PAGE_SIZE ?? '' },
     'no-validate': { type: 'boolean', default: false },
   },
 });
@@ -88,6 +92,10 @@ function splitUnion(expression) {
   terms.push(expression.slice(start).trim());
   return terms;
 }
+
+const PAGE_SIZE = opts['page-size'] ? Number(opts['page-size']) : DEFAULT_PAGE_SIZE;
+const PAGE_MAX = opts['page-size'] ? PAGE_SIZE : MAX_PAGE_SIZE;
+if (!Number.isInteger(PAGE_SIZE) || PAGE_SIZE < 1) throw new Error(`--page-size must be a positive integer`);
 
 const repo = new MemoryRepository();
 const router = new FhirRouter();
@@ -194,7 +202,7 @@ function applyElements(entries, elements) {
 async function search(resourceType, params) {
   if (!isResourceType(resourceType)) throw new HttpError(404, outcome('not-found', `Unknown resource type ${resourceType}`));
   checkSearch(resourceType, params);
-  const count = Math.min(nonNegativeInt(params, '_count', DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
+  const count = Math.min(nonNegativeInt(params, '_count', PAGE_SIZE), PAGE_MAX);
   const offset = nonNegativeInt(params, '_offset', 0);
   const elements = params.getAll('_elements');
   const engineParams = new URLSearchParams();

@@ -48,7 +48,7 @@ CONTRACT: dict[str, frozenset[str]] = {
 }
 CONTRACT_FILE = Path("/work/shared/contract.md")
 RULES_DIR = Path(__file__).resolve().parents[2] / "cds_service" / "rules"
-NOT_RULES = {"__init__.py", "base.py", "guidelines.py", "precedence.py"}
+NOT_RULES = {"__init__.py", "base.py", "completeness.py", "guidelines.py", "precedence.py"}
 
 by_id = pytest.mark.parametrize("rule", RULES, ids=[r.RULE_ID for r in RULES])
 

@@ -98,6 +98,11 @@ def test_fetched_set_skips_private_and_symmetric_keys(keys_server: JwksServer) -
             "https",
         ),
         ({"jwks_url": "https://x.example.org/k", "tenant": 5}, "tenant"),
+        (
+            {"jwks_url": "https://x.example.org/k", "profile": "cerner"},
+            "profile 'cerner' is not one of epic, generic, oracle, sandbox",
+        ),
+        ({"jwks_url": "https://x.example.org/k", "profile": ["epic"]}, "profile"),
     ],
 )
 def test_trust_file_mistakes_are_named(entry: dict[str, Any], message: str) -> None:
@@ -113,6 +118,19 @@ def test_trust_file_rejects_an_rsa_key_under_2048_bits() -> None:
     jwk = RSAAlgorithm.to_jwk(small, as_dict=True) | {"kid": "small"}
     with pytest.raises(TrustedClientsError, match="2048"):
         parse_trusted_clients({ISSUER: {"jwks": {"keys": [jwk]}}})
+
+
+def test_trust_file_names_a_card_profile_or_gets_generic() -> None:
+    clients = parse_trusted_clients(
+        {
+            ISSUER: {"jwks_url": "https://x.example.org/k", "profile": "epic"},
+            "https://other.example.org": {"jwks_url": "https://x.example.org/k"},
+        }
+    )
+    assert [clients.get(i).profile for i in (ISSUER, "https://other.example.org")] == [  # type: ignore[union-attr]
+        "epic",
+        "generic",
+    ]
 
 
 def test_trust_file_keeps_fhir_servers_without_trailing_slash() -> None:

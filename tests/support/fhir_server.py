@@ -127,12 +127,15 @@ def start_fhir_server(
     bundle: dict[str, Any] | None = None,
     *,
     validate: bool = True,
+    page_size: int | None = None,
     startup_timeout: float = 30.0,
 ) -> FhirServer:
     """Install if needed, start on a free loopback port, wait until ready, then load `bundle`.
 
     The caller owns the server and must call `stop()`. Resources are validated against the R4
     StructureDefinitions on load unless `validate=False`, so a broken fixture fails loudly.
+    `page_size` (default 20, `_count` up to 1000) is both the default page and the most a
+    `_count` may ask for, as on a real server configured with a small page size.
     """
     install_fhir_server()
     log_path = tmp_path_factory.mktemp("fhirserver") / "server.log"
@@ -141,6 +144,8 @@ def start_fhir_server(
         args += ["--token", token]
     if not validate:
         args.append("--no-validate")
+    if page_size is not None:
+        args += ["--page-size", str(page_size)]
     started = time.perf_counter()
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, cwd=SERVER_DIR, stdout=log, stderr=subprocess.STDOUT)

@@ -90,9 +90,9 @@ def start_b12_cds(*args: str, env: Mapping[str, str] | None = None) -> LiveServi
     return start_service([b12_cds(), "serve", "--port", "0", *args], env)
 
 
-def start_frozen(env: Mapping[str, str] | None = None) -> LiveService:
+def start_frozen(env: Mapping[str, str] | None = None, *args: str) -> LiveService:
     return start_service(
-        [sys.executable, "-m", "tests.support.frozen_serve", "--port", "0"], env, "frozen"
+        [sys.executable, "-m", "tests.support.frozen_serve", "--port", "0", *args], env, "frozen"
     )
 
 
