@@ -5,7 +5,11 @@ whole fallback shares one deadline (`B12CDS_FHIR_TIMEOUT`), bodies are read one 
 a time against that deadline and a size cap (a slow-drip server cannot stretch a call), and
 `next` links are followed only on the same server and only up to a page cap. The access token
 goes only to the request's own `fhirServer`, only over https (or to a loopback/explicitly
-allowed host), never through a redirect, and is never logged or kept.
+allowed host), never through a redirect, and is never logged or kept. "The same server" is
+decided on normalised URLs (`normalise_url`: case, default port, percent-escapes, dot
+segments), and the normalised URL is the one requested, so a `next` link such as
+`.../fhir/../elsewhere` cannot pass the check as text and then be resolved by the HTTP
+library to a path outside the base.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -101,18 +105,83 @@ def check_server(base_url: str, allow_http_hosts: Sequence[str] = ()) -> str | N
         return "fhirServer must not carry a query or fragment"
     if parts.scheme == "http" and not (is_loopback(hostname) or hostname in allow_http_hosts):
         return "fhirServer must use https"
+    if normalise_url(base_url) is None:
+        return "fhirServer has an ambiguous path (an encoded slash, a backslash or a control character)"
     return None
 
 
-def same_server(url: str, base_url: str) -> bool:
-    """True if `url` lies under `base_url` (same scheme, host, port and base path)."""
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# in a path, these would let a server see another path than the one compared here
+_AMBIGUOUS = re.compile(r"%(2[Ff]|5[Cc]|00)|[\\\x00-\x20\x7f]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_url(url: str) -> str | None:
+    """`url` as an HTTP server would read it (RFC 3986 section 6), or None if unsafe.
+
+    Scheme and host in lower case, the default port dropped, percent-escapes of
+    unreserved characters decoded and the others in upper case, dot segments removed,
+    the fragment dropped. None for credentials in the URL, or a path holding an encoded
+    slash, backslash, NUL or control character: servers disagree on those, so no check
+    made here could tell where such a request would really go. The result is both what is
+    compared and what is sent, so the check and the request cannot part ways.
+    """
     try:
-        a, b = urlsplit(url), urlsplit(base_url)
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
     except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None:
+        return None
+    if "@" in parts.netloc or _AMBIGUOUS.search(parts.path):
+        return None
+    host = host.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    path = _remove_dot_segments(_ESCAPE.sub(_normal_escape, parts.path)) or "/"
+    query = _ESCAPE.sub(_normal_escape, parts.query)
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    byte = int(match.group(1), 16)
+    return chr(byte) if byte in _UNRESERVED else f"%{match.group(1).upper()}"
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, on a path whose escaped dots are already decoded."""
+    output: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    joined = "/".join(output)
+    return joined if joined.startswith("/") or not joined else "/" + joined
+
+
+def same_server(url: str, base_url: str) -> bool:
+    """True if `url` lies under `base_url` once both are normalised (`normalise_url`):
+    the same scheme, host and port, and a path at or below the base path."""
+    a, b = normalise_url(url), normalise_url(base_url)
+    if a is None or b is None:
         return False
-    base_path = b.path.rstrip("/")
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc) and (
-        a.path == base_path or a.path.startswith(base_path + "/")
+    a_parts, b_parts = urlsplit(a), urlsplit(b)
+    base_path = b_parts.path.rstrip("/")
+    return (a_parts.scheme, a_parts.netloc) == (b_parts.scheme, b_parts.netloc) and (
+        a_parts.path == base_path or a_parts.path.startswith(base_path + "/")
     )
 
 
@@ -270,9 +339,10 @@ def _follow(
     while next_url:
         if pages >= target.page_cap:
             return Fetched(key, tuple(found), True, pages, "the page limit was reached")
-        url = urljoin(target.base_url + "/", next_url)
-        if not same_server(url, target.base_url):
+        url = normalise_url(urljoin(target.base_url + "/", next_url))
+        if url is None or not same_server(url, target.base_url):
             return Fetched(key, tuple(found), True, pages, "later pages are on another server")
+        # the normalised URL is the one sent: what was checked is where the token goes
         page = _page(_get(session, url, None, target, key, deadline), key, "a next page")
         found.extend(entries(page))
         pages += 1
@@ -336,6 +406,8 @@ class FhirFetcher:
         problem = check_server(target.base_url, target.allow_http_hosts)
         if problem is not None:
             return {key: FetchError(key, problem) for key in jobs}
+        # every request goes to the normalised base: the one the checks compared
+        target = replace(target, base_url=(normalise_url(target.base_url) or "").rstrip("/"))
         session, executor = self._tools()
         futures: dict[Future[Fetched], str] = {
             executor.submit(fetch_one, session, key, job, target, deadline): key
