@@ -32,11 +32,17 @@ import urllib3
 
 from cds_service.data.templates import Query
 
-MAX_BODY_BYTES = 20_000_000
+MAX_BODY_BYTES = 20_000_000  # ceiling; a call's own limit is `FhirTarget.max_bytes`
+# entries kept per fetched search, over all its pages: the same bound as a prefetched
+# Bundle's (edge.limits.MAX_ARRAY_ITEMS), so what a FHIR server sends costs no more
+# to read than what a client may send
+MAX_ENTRIES = 10_000
 CHUNK = 65_536
 CONNECT_TIMEOUT_S = 3.0
 WAIT_MARGIN_S = 0.1  # the hook call waits at most the budget plus this
-POOL_THREADS = 32  # gthread workers x keys per call, with room for stalled leftovers
+POOL_THREADS = 32  # concurrent calls x keys per call, with room for stalled leftovers
+DEFAULT_CONCURRENT_CALLS = 2
+AT_CAPACITY = "the FHIR fallback is at capacity (B12CDS_FHIR_CONCURRENCY); retry shortly"
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 
 
@@ -78,6 +84,8 @@ class FhirTarget:
     timeout_s: float = 5.0
     page_cap: int = 10
     allow_http_hosts: tuple[str, ...] = ()
+    max_bytes: int = MAX_BODY_BYTES  # per response (the request body limit, from prefetch)
+    max_entries: int = MAX_ENTRIES  # per search, over all pages
 
 
 def is_loopback(host: str) -> bool:
@@ -196,9 +204,18 @@ def _bound_socket(resp: requests.Response, deadline: float) -> None:
             pass
 
 
-def _read_json(resp: requests.Response, key: str, deadline: float) -> Any:
+# One response is parsed at a time in a worker, and its entries are cut to the cap before
+# the next is parsed: a page of tens of thousands of tiny entries becomes ten times its
+# size in objects, so several such pages alive at once would multiply a worker's memory.
+_PARSING = threading.Lock()
+
+
+def _read_json(
+    resp: requests.Response, key: str, deadline: float, max_bytes: int, max_entries: int
+) -> tuple[Any, bool]:
+    """The parsed body, and whether Bundle entries beyond `max_entries` were dropped."""
     declared = resp.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(key, "FHIR response too large")
     size = 0
     chunks: list[bytes] = []
@@ -211,13 +228,26 @@ def _read_json(resp: requests.Response, key: str, deadline: float) -> Any:
         if not chunk:
             break
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > max_bytes:
             raise FetchError(key, "FHIR response too large")
         chunks.append(chunk)
-    try:
-        return orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError as exc:
-        raise FetchError(key, "FHIR server answered with non-JSON") from exc
+    raw = b"".join(chunks)
+    chunks.clear()
+    with _PARSING:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise FetchError(key, "FHIR server answered with non-JSON") from exc
+        del raw
+        dropped = False
+        entry = body.get("entry") if isinstance(body, dict) else None
+        if isinstance(entry, list) and len(entry) > max_entries:
+            body["entry"] = entry[:max_entries]
+            dropped = True
+        del entry
+    if time.monotonic() > deadline:  # parsing counts against the one deadline too
+        raise FetchError(key, "FHIR server timed out")
+    return body, dropped
 
 
 def _get(
@@ -227,7 +257,8 @@ def _get(
     target: FhirTarget,
     key: str,
     deadline: float,
-) -> Any:
+) -> tuple[Any, bool]:
+    """The parsed answer of one GET, and whether entries beyond the cap were dropped."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError(key, "FHIR server timed out")
@@ -245,7 +276,7 @@ def _get(
         ) as resp:
             if resp.status_code != 200:
                 raise FetchError(key, f"FHIR server answered HTTP {resp.status_code}")
-            return _read_json(resp, key, deadline)
+            return _read_json(resp, key, deadline, target.max_bytes, target.max_entries)
     except FetchError:
         raise
     except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
@@ -334,20 +365,33 @@ def _follow(
     target: FhirTarget,
     deadline: float,
 ) -> Fetched:
-    """Follow `next` links from `first_next` until the end, the page cap or another server."""
+    """Follow `next` links from `first_next` until the end, the page or entry cap, or
+    another server."""
     next_url = first_next
     while next_url:
+        if len(found) >= target.max_entries:
+            return Fetched(key, tuple(found), True, pages, "the entry limit was reached")
         if pages >= target.page_cap:
             return Fetched(key, tuple(found), True, pages, "the page limit was reached")
         url = normalise_url(urljoin(target.base_url + "/", next_url))
         if url is None or not same_server(url, target.base_url):
             return Fetched(key, tuple(found), True, pages, "later pages are on another server")
         # the normalised URL is the one sent: what was checked is where the token goes
-        page = _page(_get(session, url, None, target, key, deadline), key, "a next page")
-        found.extend(entries(page))
+        body, dropped = _get(session, url, None, target, key, deadline)
+        page = _page(body, key, "a next page")
         pages += 1
+        if _take(page, found, target.max_entries) or dropped:
+            return Fetched(key, tuple(found), True, pages, "the entry limit was reached")
         next_url = _next_link(page)
     return Fetched(key, tuple(found), pages=pages)
+
+
+def _take(page: Mapping[str, Any], found: list[Mapping[str, Any]], cap: int) -> bool:
+    """Add the page's resources to `found` up to `cap` in all; True if some were left out."""
+    resources = entries(page)
+    room = max(0, cap - len(found))
+    found.extend(resources[:room])
+    return len(resources) > room
 
 
 def fetch_one(
@@ -356,7 +400,7 @@ def fetch_one(
     if isinstance(job, Continuation):
         return _follow(session, key, job.url, [], job.pages_so_far, target, deadline)
     url = f"{target.base_url.rstrip('/')}/{job.path}"
-    body = _get(session, url, job.params, target, key, deadline)
+    body, dropped = _get(session, url, job.params, target, key, deadline)
     expected = job.path.split("/")[0]
     if "/" in job.path:  # an instance read
         if not isinstance(body, dict) or body.get("resourceType") != expected:
@@ -366,7 +410,10 @@ def fetch_one(
             )
         return Fetched(key, (body,))
     page = _page(body, key, "the search")
-    return _follow(session, key, _next_link(page), entries(page), 1, target, deadline)
+    found: list[Mapping[str, Any]] = []
+    if _take(page, found, target.max_entries) or dropped:
+        return Fetched(key, tuple(found), True, 1, "the entry limit was reached")
+    return _follow(session, key, _next_link(page), found, 1, target, deadline)
 
 
 class FhirFetcher:
@@ -376,16 +423,21 @@ class FhirFetcher:
     shares no sockets or threads between workers.
     """
 
-    def __init__(self, max_workers: int = POOL_THREADS) -> None:
+    def __init__(
+        self, max_workers: int = POOL_THREADS, max_calls: int = DEFAULT_CONCURRENT_CALLS
+    ) -> None:
         self._max_workers = max_workers
+        self._max_calls = max_calls
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._session: requests.Session | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._calls = threading.BoundedSemaphore(max_calls)
 
     def _tools(self) -> tuple[requests.Session, ThreadPoolExecutor]:
         with self._lock:
             if self._pid != os.getpid() or self._session is None or self._executor is None:
+                self._calls = threading.BoundedSemaphore(self._max_calls)
                 session = requests.Session()
                 adapter = requests.adapters.HTTPAdapter(
                     pool_connections=8, pool_maxsize=self._max_workers, max_retries=0
@@ -401,7 +453,15 @@ class FhirFetcher:
             return self._session, self._executor
 
     def fetch(self, jobs: Mapping[str, Job], target: FhirTarget) -> dict[str, Fetched | FetchError]:
-        """Every key's result or error; returns within the budget (plus a small margin)."""
+        """Every key's result or error; returns within the budget (plus a small margin).
+
+        A bulkhead: at most `max_calls` hook calls of this process wait on a FHIR server
+        at once. The calling thread is one of the worker's few application threads, so
+        without a bound a slow FHIR server would hold them all and calls that need no
+        fallback (full prefetch) would queue behind it. A call over the bound is not
+        queued either (that would hold its thread just the same): its keys fail at once
+        with `AT_CAPACITY`.
+        """
         deadline = time.monotonic() + target.timeout_s
         problem = check_server(target.base_url, target.allow_http_hosts)
         if problem is not None:
@@ -409,6 +469,22 @@ class FhirFetcher:
         # every request goes to the normalised base: the one the checks compared
         target = replace(target, base_url=(normalise_url(target.base_url) or "").rstrip("/"))
         session, executor = self._tools()
+        calls = self._calls
+        if not calls.acquire(blocking=False):
+            return {key: FetchError(key, AT_CAPACITY) for key in jobs}
+        try:
+            return self._fetch_all(session, executor, jobs, target, deadline)
+        finally:
+            calls.release()
+
+    def _fetch_all(
+        self,
+        session: requests.Session,
+        executor: ThreadPoolExecutor,
+        jobs: Mapping[str, Job],
+        target: FhirTarget,
+        deadline: float,
+    ) -> dict[str, Fetched | FetchError]:
         futures: dict[Future[Fetched], str] = {
             executor.submit(fetch_one, session, key, job, target, deadline): key
             for key, job in jobs.items()
