@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 from cds_service.policy import BUILT_IN as BUILT_IN_POLICIES
 
 PREFIX = "B12CDS_"
+# application threads per worker process; the event loop in front reads every request
+# whole before one of them is given it (`edge/front.py`)
+APP_THREADS_PER_WORKER = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -45,6 +48,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    fhir_concurrency: int = 2
 
     @property
     def auth_required(self) -> bool:
@@ -122,6 +129,23 @@ class Settings:
                 raise SettingsError(
                     f"B12CDS_PUBLIC_URL must be an absolute http(s) URL, not {self.public_url!r}"
                 )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy)
+            except ValueError:
+                raise SettingsError(
+                    f"B12CDS_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+                ) from None
+        if not 0 < self.header_timeout <= 300:
+            raise SettingsError("B12CDS_HEADER_TIMEOUT must be between 0 and 300 seconds")
+        if not 0 < self.body_timeout <= 600:
+            raise SettingsError("B12CDS_BODY_TIMEOUT must be between 0 and 600 seconds")
+        if not 1 <= self.fhir_concurrency < APP_THREADS_PER_WORKER:
+            raise SettingsError(
+                f"B12CDS_FHIR_CONCURRENCY must be between 1 and {APP_THREADS_PER_WORKER - 1} "
+                f"(of the {APP_THREADS_PER_WORKER} threads per worker, at least one is kept "
+                "for calls that need no FHIR fallback)"
+            )
         if "://" not in self.database_url:
             raise SettingsError(
                 "B12CDS_DATABASE_URL must be a SQLAlchemy URL such as sqlite:///x.db"
@@ -215,4 +239,8 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "host": _text,
     "port": _integer,
     "workers": _integer,
+    "trusted_proxies": _comma_list,
+    "header_timeout": _number,
+    "body_timeout": _number,
+    "fhir_concurrency": _integer,
 }

@@ -23,6 +23,7 @@ from cds_service.edge.api import bp, json_response
 from cds_service.edge.auth import install_auth
 from cds_service.edge.cors import install_cors
 from cds_service.edge.evaluation import Clock, Evaluator, utc_today
+from cds_service.edge.headers import SECURITY_HEADERS
 from cds_service.edge.logs import configure_logging, stack_frames
 from cds_service.edge.preview import bp as preview_bp
 from cds_service.edge.runtime import Runtime
@@ -41,13 +42,6 @@ from cds_service.store import open_store
 
 log = logging.getLogger("cds_service.http")
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _HTTP_ERRORS: dict[int, type[ServiceError]] = {
     400: BadRequest,
@@ -72,7 +66,8 @@ def create_app(
     catalog = load_catalog()
     policy = load_policy(settings.policy)
     store = open_store(settings.database_url)
-    evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store, FhirFetcher())
+    fetcher = FhirFetcher(max_calls=settings.fhir_concurrency)
+    evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store, fetcher)
 
     app = Flask(__name__, static_folder=None)  # static files belong to the demo blueprint
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep discovery prefetch order

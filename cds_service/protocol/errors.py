@@ -7,6 +7,7 @@
      |    +-- NotFound (404)        unknown service or path
      |    +-- MethodNotAllowed (405)
      |    +-- DataUnavailable (412) data a rule needs was neither prefetched nor fetchable
+     |    +-- RequestTimeout (408)  headers or body not received within their time limit
      |    +-- TooLarge (413)        body above B12CDS_MAX_BODY_BYTES, refused before it is read
 
 Code raises; one handler in the edge maps the exception to its status and a FHIR
@@ -60,6 +61,11 @@ class MethodNotAllowed(ClientError):
 class DataUnavailable(ClientError):
     status = 412
     issue_code = "processing"
+
+
+class RequestTimeout(ClientError):
+    status = 408
+    issue_code = "timeout"
 
 
 class TooLarge(ClientError):
