@@ -48,6 +48,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    audience_urls: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     header_timeout: float = 10.0
     body_timeout: float = 30.0
@@ -123,12 +124,25 @@ class Settings:
             raise SettingsError("B12CDS_FHIR_PAGE_CAP must be at least 1")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"B12CDS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        if self.public_url is not None:
-            parts = urlsplit(self.public_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        for var, url in [("B12CDS_PUBLIC_URL", self.public_url)] + [
+            ("B12CDS_AUDIENCE_URLS", u) for u in self.audience_urls
+        ]:
+            if url is not None and not _is_base_url(url):
                 raise SettingsError(
-                    f"B12CDS_PUBLIC_URL must be an absolute http(s) URL, not {self.public_url!r}"
+                    f"{var} must be an absolute http(s) base URL without query, "
+                    f"fragment or credentials, not {url!r}"
                 )
+        if (
+            self.auth == "jwt"
+            and not is_loopback(self.host)
+            and self.public_url is None
+            and not self.audience_urls
+        ):
+            raise SettingsError(
+                f"JWT auth on {self.host!r} needs B12CDS_PUBLIC_URL (the base URL clients "
+                "call, e.g. https://cds.hospital.example) or B12CDS_AUDIENCE_URLS: a token's "
+                "aud is checked against configuration, never against the request's Host"
+            )
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy)
@@ -172,6 +186,21 @@ def _is_origin(origin: str) -> bool:
         and bool(parts.netloc)
         and parts.path == ""
         and not parts.query
+    )
+
+
+def _is_base_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
     )
 
 
@@ -239,6 +268,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "host": _text,
     "port": _integer,
     "workers": _integer,
+    "audience_urls": _comma_list,
     "trusted_proxies": _comma_list,
     "header_timeout": _number,
     "body_timeout": _number,

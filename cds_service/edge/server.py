@@ -69,9 +69,13 @@ def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _announce(host: str) -> Any:
+def _announce(host: str, app: Flask) -> Any:
     def when_ready(server: Any) -> None:
         port = server.LISTENERS[0].sock.getsockname()[1]
+        # before the workers fork: they inherit the port a token's aud may name
+        auth = app.extensions.get("b12cds.auth")
+        if auth is not None:
+            auth.audience.listening_on(port)
         sys.stdout.write(f"Serving on http://{bind_address(host, port)}\n")
         sys.stdout.flush()
 
@@ -138,7 +142,7 @@ def serve(app: Flask, settings: Settings) -> int:
         # gunicorn >= 24 opens a control socket under ~/.gunicorn; several services
         # (or a read-only home in a container) must not fight over it
         "control_socket_disable": True,
-        "when_ready": _announce(settings.host),
+        "when_ready": _announce(settings.host, app),
         "child_exit": lambda _server, worker: metrics.worker_exited(worker.pid),
     }
     try:
