@@ -36,6 +36,7 @@ from cds_service.protocol.errors import (
     NotFound,
     ServiceError,
     TooLarge,
+    Unavailable,
 )
 from cds_service.settings import Settings
 from cds_service.store import open_store
@@ -115,9 +116,11 @@ def _install_request_log(app: Flask) -> None:
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
-        if exc.status >= 500:
+        if exc.status >= 500 and not isinstance(exc, Unavailable):
             return unexpected(exc)
         response = json_response(exc.outcome(), exc.status)
+        if isinstance(exc, Unavailable):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         if exc.status == 413:

@@ -39,7 +39,7 @@ from cds_service.edge.trusted_clients import (
     VerificationKey,
     load_trusted_clients,
 )
-from cds_service.protocol.errors import Unauthorized
+from cds_service.protocol.errors import Unauthorized, Unavailable
 from cds_service.settings import Settings, is_loopback
 from cds_service.store import UNAVAILABLE, Store
 from cds_service.store.replay import remember_jti
@@ -90,8 +90,11 @@ REASONS: Mapping[str, str] = {
     "lifetime_too_long": "the JWT lifetime (exp - iat) is longer than one hour",
     "bad_tenant": "the JWT tenant is not the one configured for this issuer",
     "replayed_jti": "this JWT (jti) was already used",
-    "replay_check_unavailable": "the JWT could not be checked for replay",
 }
+REPLAY_UNAVAILABLE = (
+    "the JWT could not be checked for replay: the database is unavailable; "
+    "the token was not used, retry later"
+)
 
 
 class AuthRejected(Unauthorized):
@@ -238,8 +241,12 @@ class Authenticator:
         try:
             fresh = remember_jti(self.store, f"{client.issuer} {claims['jti']}", expires)
         except UNAVAILABLE as exc:
+            # 503, not 401: the token may well be good, and the EHR must not be told
+            # otherwise. Not a per-worker fallback cache either: that would accept a
+            # replay on every other worker and machine while the database is down.
+            g.log_fields["auth_reason"] = "replay_check_unavailable"
             log.error("replay_check_failed", extra={"error_type": type(exc).__name__})
-            raise AuthRejected("replay_check_unavailable") from None
+            raise Unavailable(REPLAY_UNAVAILABLE) from None
         if not fresh:
             raise AuthRejected("replayed_jti")
 
