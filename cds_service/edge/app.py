@@ -26,6 +26,7 @@ from cds_service.edge.evaluation import Clock, Evaluator, utc_today
 from cds_service.edge.headers import SECURITY_HEADERS
 from cds_service.edge.logs import configure_logging, stack_frames
 from cds_service.edge.preview import bp as preview_bp
+from cds_service.edge.preview import demo_enabled
 from cds_service.edge.runtime import Runtime
 from cds_service.policy import load_policy
 from cds_service.protocol.catalog import load_catalog
@@ -79,7 +80,11 @@ def create_app(
     _install_request_log(app)
     _install_error_handlers(app)
     app.register_blueprint(bp)
-    app.register_blueprint(preview_bp)  # 404 unless demo mode
+    if demo_enabled(settings):
+        # not registered at all otherwise: `/` and `/demo/*` are then 404 for every
+        # method, where a blueprint that refused in `before_request` answered a wrong
+        # method with 405 and so showed that the routes exist
+        app.register_blueprint(preview_bp)
     return app
 
 
