@@ -140,9 +140,7 @@ class Audience:
 
     def _compute(self) -> tuple[str, ...]:
         configured = tuple(
-            dict.fromkeys(
-                u for u in (self.settings.public_url, *self.settings.audience_urls) if u
-            )
+            dict.fromkeys(u for u in (self.settings.public_url, *self.settings.audience_urls) if u)
         )
         if configured:
             return configured

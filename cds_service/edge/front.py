@@ -149,7 +149,9 @@ class BufferedWsgi:
         """Call the WSGI app on this (application) thread and collect its answer."""
         started: list[Any] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             if exc_info is not None and started:
                 raise exc_info[1].with_traceback(exc_info[2])
             started[:] = [status, headers]
@@ -176,7 +178,9 @@ class BufferedWsgi:
 async def _answer(send: Send, status: int, diagnostics: str) -> None:
     """An OperationOutcome from the front itself; the connection closes after it."""
     body = outcome_body(status, diagnostics)
-    await send({"type": "http.response.start", "status": status, "headers": error_headers(len(body))})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": error_headers(len(body))}
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -113,7 +113,9 @@ class Protocol(gunicorn_protocol.ASGIProtocol):  # type: ignore[misc]  # gunicor
         mid_head = (
             self._awaiting_request
             and parser is not None
-            and (getattr(parser, "_state", "") == "headers" or bool(getattr(parser, "_buffer", b"")))
+            and (
+                getattr(parser, "_state", "") == "headers" or bool(getattr(parser, "_buffer", b""))
+            )
         )
         if not self._closed and (mid_body or mid_head) and self._websocket is None:
             what = "body" if mid_body else "head"

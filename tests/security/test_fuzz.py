@@ -186,10 +186,21 @@ header_names = st.sampled_from(
 header_lines = st.one_of(
     st.builds(lambda n, v: f"{n}: {v}", header_names, odd_text.map(lambda t: t.replace("\r", ""))),
     st.sampled_from(
-        ["no colon", " folded: line", "X-Nul: a\x00b", "X-Long: " + "v" * 9000, ": empty name",
-         "Expect: 100-continue", "Transfer-Encoding: gzip", "Transfer-Encoding: chunked, gzip",
-         "Content-Length: -1", "Content-Length: 1e3", "Content-Length: 99999999999",
-         "Content-Length:  12 ", "Transfer-Encoding: identity"]
+        [
+            "no colon",
+            " folded: line",
+            "X-Nul: a\x00b",
+            "X-Long: " + "v" * 9000,
+            ": empty name",
+            "Expect: 100-continue",
+            "Transfer-Encoding: gzip",
+            "Transfer-Encoding: chunked, gzip",
+            "Content-Length: -1",
+            "Content-Length: 1e3",
+            "Content-Length: 99999999999",
+            "Content-Length:  12 ",
+            "Transfer-Encoding: identity",
+        ]
     ),
 )
 chunk_sizes = st.one_of(
@@ -207,13 +218,28 @@ def framed_requests(draw: st.DrawFn) -> bytes:
     method = draw(st.sampled_from(["POST", "POST", "GET", "PUT", "OPTIONS", "P\x00ST", "GE T"]))
     path = draw(
         st.sampled_from(
-            ["/cds-services/b12-patient-view", "/cds-services/b12-order-sign/feedback",
-             "/healthz", "/cds-services", "/%00", "/../etc", "*", "/a?b=%zz", "no-slash"]
+            [
+                "/cds-services/b12-patient-view",
+                "/cds-services/b12-order-sign/feedback",
+                "/healthz",
+                "/cds-services",
+                "/%00",
+                "/../etc",
+                "*",
+                "/a?b=%zz",
+                "no-slash",
+            ]
         )
     )
-    version = draw(st.sampled_from(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "http/1.1", "HTTP/1.1 "]))
-    body = draw(st.sampled_from([b"", b"{}", json.dumps(SEEDS[0]).encode(), b"\x00\xff", b"[" * 50]))
-    framing = draw(st.sampled_from(["length", "chunked", "both", "none", "two-lengths", "wrong-length"]))
+    version = draw(
+        st.sampled_from(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "http/1.1", "HTTP/1.1 "])
+    )
+    body = draw(
+        st.sampled_from([b"", b"{}", json.dumps(SEEDS[0]).encode(), b"\x00\xff", b"[" * 50])
+    )
+    framing = draw(
+        st.sampled_from(["length", "chunked", "both", "none", "two-lengths", "wrong-length"])
+    )
     headers = ["Host: 127.0.0.1", *draw(st.lists(header_lines, max_size=4))]
     payload = body
     if framing in ("length", "both"):
@@ -230,8 +256,12 @@ def framed_requests(draw: st.DrawFn) -> bytes:
             take, rest = rest[: len(rest) // 2 + 1], rest[len(rest) // 2 + 1 :]
             size = draw(st.one_of(st.just(f"{len(take):x}"), chunk_sizes))
             crlf = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n", b""]))
-            pieces.append(size.encode() + draw(chunk_extensions).encode("latin-1") + b"\r\n" + take + crlf)
-        payload = b"".join(pieces) + f"{len(rest):x}\r\n".encode() + rest + b"\r\n" + draw(terminators)
+            pieces.append(
+                size.encode() + draw(chunk_extensions).encode("latin-1") + b"\r\n" + take + crlf
+            )
+        payload = (
+            b"".join(pieces) + f"{len(rest):x}\r\n".encode() + rest + b"\r\n" + draw(terminators)
+        )
     head = f"{method} {path} {version}\r\n" + "".join(f"{h}\r\n" for h in headers) + "\r\n"
     return head.encode("utf-8", "surrogatepass") + payload
 
@@ -323,7 +353,11 @@ def test_malformed_framing_never_breaks_the_service(fuzz_server: LiveService, ra
     # the write side is shut after the request, so an incomplete one is answered at once
     answer = exchange(fuzz_server.base_url, raw, half_close=True, timeout=TIMEOUT)
     assert answer.status is not None, raw[:300]
-    assert answer.status < 500 or answer.status == 501, (answer.status, raw[:300], answer.body[:300])
+    assert answer.status < 500 or answer.status == 501, (
+        answer.status,
+        raw[:300],
+        answer.body[:300],
+    )
     if currently_in_test_context():
         event(f"framing -> {answer.status}")
     if answer.status >= 400:

@@ -53,7 +53,9 @@ def stall(base_url: str, count: int) -> list[socket.socket]:
         if index % 2:
             sock.sendall(b"POST " + HOOK.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
         else:
-            head = request_head("POST", HOOK, "Content-Type: application/json", "Content-Length: 5000")
+            head = request_head(
+                "POST", HOOK, "Content-Type: application/json", "Content-Length: 5000"
+            )
             sock.sendall(head + b'{"hook": "patient-view", ')
         opened.append(sock)
     return opened
