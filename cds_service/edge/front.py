@@ -109,7 +109,9 @@ class BufferedWsgi:
 
     async def _body(self, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None once a 413 or 408 was sent (or the client left)."""
-        chunks: list[bytes] = []
+        # one growing buffer, not a list of chunks joined at the end: a body is held
+        # once while it arrives, not twice at the join (N=2000 bodies are 1.4 MB)
+        buffer = io.BytesIO()
         size = 0
         deadline = time.monotonic() + self.body_timeout
         while True:
@@ -135,9 +137,10 @@ class BufferedWsgi:
                 if size > self.max_body_bytes:
                     await _answer(send, 413, self._too_large("the request body"))
                     return None
-                chunks.append(chunk)
+                buffer.write(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                # getvalue() trims the buffer to size and hands it over without a copy
+                return buffer.getvalue()
 
     def _too_large(self, what: str) -> str:
         return (
