@@ -11,7 +11,9 @@ COPY fixtures ./fixtures
 COPY cds_service ./cds_service
 RUN pip install .
 
-# Run: the virtualenv only, as a non-root user, auth on (JWT) by default.
+# Run: the virtualenv only, as a non-root user, auth on (JWT) by default. On 0.0.0.0 with
+# JWT auth the service needs B12CDS_PUBLIC_URL (the base URL clients call: a token's aud is
+# checked against it) and refuses to start without it.
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

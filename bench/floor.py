@@ -3,7 +3,8 @@
 `python -m bench.floor --port 0 --workers 2` serves `POST /cds-services/<id>` that parses
 the body (orjson, as the service does) and answers `{"cards": []}`: no validation, no
 logging, no evaluation. It runs through `cds_service.edge.server.serve`, so the server
-class (gthread), threads per worker, keep-alive and preloading are the service's own;
+(gunicorn's asyncio worker with the buffering front, `edge/front.py`), threads per worker,
+keep-alive, limits and preloading are the service's own;
 only the service's glibc allocator settings are left out (they bound a worker's RSS and
 cost the bare app about 5% at N=2000), so the floor stays the fastest the machine does.
 """

@@ -240,8 +240,9 @@ def render(result: dict[str, Any]) -> str:
     out: list[str] = []
     w = out.append
     w(
-        f"b12-cds benchmark: nproc={result['nproc']}, python {result['python']}, gunicorn gthread "
-        f"{result['workers']} workers x {result['threads_per_worker']} threads, loopback, "
+        f"b12-cds benchmark: nproc={result['nproc']}, python {result['python']}, gunicorn asyncio "
+        f"worker (edge/worker.py) {result['workers']} workers x {result['threads_per_worker']} "
+        "app threads, loopback, "
         f"load avg before {result['load_before'][0]:.2f} / after {result['load_after'][0]:.2f}"
     )
     w("")

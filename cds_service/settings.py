@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 from cds_service.policy import BUILT_IN as BUILT_IN_POLICIES
 
 PREFIX = "B12CDS_"
+# application threads per worker process; the event loop in front reads every request
+# whole before one of them is given it (`edge/front.py`)
+APP_THREADS_PER_WORKER = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -45,6 +48,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    audience_urls: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    fhir_concurrency: int = 2
 
     @property
     def auth_required(self) -> bool:
@@ -116,12 +124,42 @@ class Settings:
             raise SettingsError("B12CDS_FHIR_PAGE_CAP must be at least 1")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"B12CDS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        if self.public_url is not None:
-            parts = urlsplit(self.public_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        for var, url in [("B12CDS_PUBLIC_URL", self.public_url)] + [
+            ("B12CDS_AUDIENCE_URLS", u) for u in self.audience_urls
+        ]:
+            if url is not None and not _is_base_url(url):
                 raise SettingsError(
-                    f"B12CDS_PUBLIC_URL must be an absolute http(s) URL, not {self.public_url!r}"
+                    f"{var} must be an absolute http(s) base URL without query, "
+                    f"fragment or credentials, not {url!r}"
                 )
+        if (
+            self.auth == "jwt"
+            and not is_loopback(self.host)
+            and self.public_url is None
+            and not self.audience_urls
+        ):
+            raise SettingsError(
+                f"JWT auth on {self.host!r} needs B12CDS_PUBLIC_URL (the base URL clients "
+                "call, e.g. https://cds.hospital.example) or B12CDS_AUDIENCE_URLS: a token's "
+                "aud is checked against configuration, never against the request's Host"
+            )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy)
+            except ValueError:
+                raise SettingsError(
+                    f"B12CDS_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+                ) from None
+        if not 0 < self.header_timeout <= 300:
+            raise SettingsError("B12CDS_HEADER_TIMEOUT must be between 0 and 300 seconds")
+        if not 0 < self.body_timeout <= 600:
+            raise SettingsError("B12CDS_BODY_TIMEOUT must be between 0 and 600 seconds")
+        if not 1 <= self.fhir_concurrency < APP_THREADS_PER_WORKER:
+            raise SettingsError(
+                f"B12CDS_FHIR_CONCURRENCY must be between 1 and {APP_THREADS_PER_WORKER - 1} "
+                f"(of the {APP_THREADS_PER_WORKER} threads per worker, at least one is kept "
+                "for calls that need no FHIR fallback)"
+            )
         if "://" not in self.database_url:
             raise SettingsError(
                 "B12CDS_DATABASE_URL must be a SQLAlchemy URL such as sqlite:///x.db"
@@ -148,6 +186,21 @@ def _is_origin(origin: str) -> bool:
         and bool(parts.netloc)
         and parts.path == ""
         and not parts.query
+    )
+
+
+def _is_base_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
     )
 
 
@@ -215,4 +268,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "host": _text,
     "port": _integer,
     "workers": _integer,
+    "audience_urls": _comma_list,
+    "trusted_proxies": _comma_list,
+    "header_timeout": _number,
+    "body_timeout": _number,
+    "fhir_concurrency": _integer,
 }

@@ -5,7 +5,11 @@ whole fallback shares one deadline (`B12CDS_FHIR_TIMEOUT`), bodies are read one 
 a time against that deadline and a size cap (a slow-drip server cannot stretch a call), and
 `next` links are followed only on the same server and only up to a page cap. The access token
 goes only to the request's own `fhirServer`, only over https (or to a loopback/explicitly
-allowed host), never through a redirect, and is never logged or kept.
+allowed host), never through a redirect, and is never logged or kept. "The same server" is
+decided on normalised URLs (`normalise_url`: case, default port, percent-escapes, dot
+segments), and the normalised URL is the one requested, so a `next` link such as
+`.../fhir/../elsewhere` cannot pass the check as text and then be resolved by the HTTP
+library to a path outside the base.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,11 +32,17 @@ import urllib3
 
 from cds_service.data.templates import Query
 
-MAX_BODY_BYTES = 20_000_000
+MAX_BODY_BYTES = 20_000_000  # ceiling; a call's own limit is `FhirTarget.max_bytes`
+# entries kept per fetched search, over all its pages: the same bound as a prefetched
+# Bundle's (edge.limits.MAX_ARRAY_ITEMS), so what a FHIR server sends costs no more
+# to read than what a client may send
+MAX_ENTRIES = 10_000
 CHUNK = 65_536
 CONNECT_TIMEOUT_S = 3.0
 WAIT_MARGIN_S = 0.1  # the hook call waits at most the budget plus this
-POOL_THREADS = 32  # gthread workers x keys per call, with room for stalled leftovers
+POOL_THREADS = 32  # concurrent calls x keys per call, with room for stalled leftovers
+DEFAULT_CONCURRENT_CALLS = 2
+AT_CAPACITY = "the FHIR fallback is at capacity (B12CDS_FHIR_CONCURRENCY); retry shortly"
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 
 
@@ -75,6 +85,8 @@ class FhirTarget:
     timeout_s: float = 5.0
     page_cap: int = 10
     allow_http_hosts: tuple[str, ...] = ()
+    max_bytes: int = MAX_BODY_BYTES  # per response (the request body limit, from prefetch)
+    max_entries: int = MAX_ENTRIES  # per search, over all pages
 
 
 def is_loopback(host: str) -> bool:
@@ -102,18 +114,83 @@ def check_server(base_url: str, allow_http_hosts: Sequence[str] = ()) -> str | N
         return "fhirServer must not carry a query or fragment"
     if parts.scheme == "http" and not (is_loopback(hostname) or hostname in allow_http_hosts):
         return "fhirServer must use https"
+    if normalise_url(base_url) is None:
+        return "fhirServer has an ambiguous path (an encoded slash, a backslash or a control character)"
     return None
 
 
-def same_server(url: str, base_url: str) -> bool:
-    """True if `url` lies under `base_url` (same scheme, host, port and base path)."""
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# in a path, these would let a server see another path than the one compared here
+_AMBIGUOUS = re.compile(r"%(2[Ff]|5[Cc]|00)|[\\\x00-\x20\x7f]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_url(url: str) -> str | None:
+    """`url` as an HTTP server would read it (RFC 3986 section 6), or None if unsafe.
+
+    Scheme and host in lower case, the default port dropped, percent-escapes of
+    unreserved characters decoded and the others in upper case, dot segments removed,
+    the fragment dropped. None for credentials in the URL, or a path holding an encoded
+    slash, backslash, NUL or control character: servers disagree on those, so no check
+    made here could tell where such a request would really go. The result is both what is
+    compared and what is sent, so the check and the request cannot part ways.
+    """
     try:
-        a, b = urlsplit(url), urlsplit(base_url)
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
     except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None:
+        return None
+    if "@" in parts.netloc or _AMBIGUOUS.search(parts.path):
+        return None
+    host = host.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    path = _remove_dot_segments(_ESCAPE.sub(_normal_escape, parts.path)) or "/"
+    query = _ESCAPE.sub(_normal_escape, parts.query)
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    byte = int(match.group(1), 16)
+    return chr(byte) if byte in _UNRESERVED else f"%{match.group(1).upper()}"
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, on a path whose escaped dots are already decoded."""
+    output: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    joined = "/".join(output)
+    return joined if joined.startswith("/") or not joined else "/" + joined
+
+
+def same_server(url: str, base_url: str) -> bool:
+    """True if `url` lies under `base_url` once both are normalised (`normalise_url`):
+    the same scheme, host and port, and a path at or below the base path."""
+    a, b = normalise_url(url), normalise_url(base_url)
+    if a is None or b is None:
         return False
-    base_path = b.path.rstrip("/")
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc) and (
-        a.path == base_path or a.path.startswith(base_path + "/")
+    a_parts, b_parts = urlsplit(a), urlsplit(b)
+    base_path = b_parts.path.rstrip("/")
+    return (a_parts.scheme, a_parts.netloc) == (b_parts.scheme, b_parts.netloc) and (
+        a_parts.path == base_path or a_parts.path.startswith(base_path + "/")
     )
 
 
@@ -128,9 +205,18 @@ def _bound_socket(resp: requests.Response, deadline: float) -> None:
             pass
 
 
-def _read_json(resp: requests.Response, key: str, deadline: float) -> Any:
+# One response is parsed at a time in a worker, and its entries are cut to the cap before
+# the next is parsed: a page of tens of thousands of tiny entries becomes ten times its
+# size in objects, so several such pages alive at once would multiply a worker's memory.
+_PARSING = threading.Lock()
+
+
+def _read_json(
+    resp: requests.Response, key: str, deadline: float, max_bytes: int, max_entries: int
+) -> tuple[Any, bool]:
+    """The parsed body, and whether Bundle entries beyond `max_entries` were dropped."""
     declared = resp.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(key, "FHIR response too large")
     size = 0
     chunks: list[bytes] = []
@@ -143,13 +229,26 @@ def _read_json(resp: requests.Response, key: str, deadline: float) -> Any:
         if not chunk:
             break
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > max_bytes:
             raise FetchError(key, "FHIR response too large")
         chunks.append(chunk)
-    try:
-        return orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError as exc:
-        raise FetchError(key, "FHIR server answered with non-JSON") from exc
+    raw = b"".join(chunks)
+    chunks.clear()
+    with _PARSING:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise FetchError(key, "FHIR server answered with non-JSON") from exc
+        del raw
+        dropped = False
+        entry = body.get("entry") if isinstance(body, dict) else None
+        if isinstance(entry, list) and len(entry) > max_entries:
+            body["entry"] = entry[:max_entries]
+            dropped = True
+        del entry
+    if time.monotonic() > deadline:  # parsing counts against the one deadline too
+        raise FetchError(key, "FHIR server timed out")
+    return body, dropped
 
 
 def _get(
@@ -159,7 +258,8 @@ def _get(
     target: FhirTarget,
     key: str,
     deadline: float,
-) -> Any:
+) -> tuple[Any, bool]:
+    """The parsed answer of one GET, and whether entries beyond the cap were dropped."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchError(key, "FHIR server timed out")
@@ -177,7 +277,7 @@ def _get(
         ) as resp:
             if resp.status_code != 200:
                 raise FetchError(key, f"FHIR server answered HTTP {resp.status_code}")
-            return _read_json(resp, key, deadline)
+            return _read_json(resp, key, deadline, target.max_bytes, target.max_entries)
     except FetchError:
         raise
     except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
@@ -267,19 +367,25 @@ def _follow(
     deadline: float,
     total: int | None = None,
 ) -> Fetched:
-    """Follow `next` links from `first_next` until the end, the page cap or another server."""
+    """Follow `next` links from `first_next` until the end, the page or entry cap, or
+    another server."""
     next_url = first_next
     while next_url:
+        if len(found) >= target.max_entries:
+            return Fetched(key, tuple(found), True, pages, "the entry limit was reached", total)
         if pages >= target.page_cap:
             return Fetched(key, tuple(found), True, pages, "the page limit was reached", total)
-        url = urljoin(target.base_url + "/", next_url)
-        if not same_server(url, target.base_url):
+        url = normalise_url(urljoin(target.base_url + "/", next_url))
+        if url is None or not same_server(url, target.base_url):
             return Fetched(
                 key, tuple(found), True, pages, "later pages are on another server", total
             )
-        page = _page(_get(session, url, None, target, key, deadline), key, "a next page")
-        found.extend(entries(page))
+        # the normalised URL is the one sent: what was checked is where the token goes
+        body, dropped = _get(session, url, None, target, key, deadline)
+        page = _page(body, key, "a next page")
         pages += 1
+        if _take(page, found, target.max_entries) or dropped:
+            return Fetched(key, tuple(found), True, pages, "the entry limit was reached", total)
         next_url = _next_link(page)
     return Fetched(key, tuple(found), pages=pages, total=total)
 
@@ -290,13 +396,21 @@ def bundle_total(bundle: Mapping[str, Any]) -> int | None:
     return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
+def _take(page: Mapping[str, Any], found: list[Mapping[str, Any]], cap: int) -> bool:
+    """Add the page's resources to `found` up to `cap` in all; True if some were left out."""
+    resources = entries(page)
+    room = max(0, cap - len(found))
+    found.extend(resources[:room])
+    return len(resources) > room
+
+
 def fetch_one(
     session: requests.Session, key: str, job: Job, target: FhirTarget, deadline: float
 ) -> Fetched:
     if isinstance(job, Continuation):
         return _follow(session, key, job.url, [], job.pages_so_far, target, deadline)
     url = f"{target.base_url.rstrip('/')}/{job.path}"
-    body = _get(session, url, job.params, target, key, deadline)
+    body, dropped = _get(session, url, job.params, target, key, deadline)
     expected = job.path.split("/")[0]
     if "/" in job.path:  # an instance read
         if not isinstance(body, dict) or body.get("resourceType") != expected:
@@ -306,9 +420,11 @@ def fetch_one(
             )
         return Fetched(key, (body,))
     page = _page(body, key, "the search")
-    return _follow(
-        session, key, _next_link(page), entries(page), 1, target, deadline, bundle_total(page)
-    )
+    found: list[Mapping[str, Any]] = []
+    total = bundle_total(page)
+    if _take(page, found, target.max_entries) or dropped:
+        return Fetched(key, tuple(found), True, 1, "the entry limit was reached", total)
+    return _follow(session, key, _next_link(page), found, 1, target, deadline, total)
 
 
 class FhirFetcher:
@@ -318,16 +434,21 @@ class FhirFetcher:
     shares no sockets or threads between workers.
     """
 
-    def __init__(self, max_workers: int = POOL_THREADS) -> None:
+    def __init__(
+        self, max_workers: int = POOL_THREADS, max_calls: int = DEFAULT_CONCURRENT_CALLS
+    ) -> None:
         self._max_workers = max_workers
+        self._max_calls = max_calls
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._session: requests.Session | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._calls = threading.BoundedSemaphore(max_calls)
 
     def _tools(self) -> tuple[requests.Session, ThreadPoolExecutor]:
         with self._lock:
             if self._pid != os.getpid() or self._session is None or self._executor is None:
+                self._calls = threading.BoundedSemaphore(self._max_calls)
                 session = requests.Session()
                 adapter = requests.adapters.HTTPAdapter(
                     pool_connections=8, pool_maxsize=self._max_workers, max_retries=0
@@ -343,12 +464,38 @@ class FhirFetcher:
             return self._session, self._executor
 
     def fetch(self, jobs: Mapping[str, Job], target: FhirTarget) -> dict[str, Fetched | FetchError]:
-        """Every key's result or error; returns within the budget (plus a small margin)."""
+        """Every key's result or error; returns within the budget (plus a small margin).
+
+        A bulkhead: at most `max_calls` hook calls of this process wait on a FHIR server
+        at once. The calling thread is one of the worker's few application threads, so
+        without a bound a slow FHIR server would hold them all and calls that need no
+        fallback (full prefetch) would queue behind it. A call over the bound is not
+        queued either (that would hold its thread just the same): its keys fail at once
+        with `AT_CAPACITY`.
+        """
         deadline = time.monotonic() + target.timeout_s
         problem = check_server(target.base_url, target.allow_http_hosts)
         if problem is not None:
             return {key: FetchError(key, problem) for key in jobs}
+        # every request goes to the normalised base: the one the checks compared
+        target = replace(target, base_url=(normalise_url(target.base_url) or "").rstrip("/"))
         session, executor = self._tools()
+        calls = self._calls
+        if not calls.acquire(blocking=False):
+            return {key: FetchError(key, AT_CAPACITY) for key in jobs}
+        try:
+            return self._fetch_all(session, executor, jobs, target, deadline)
+        finally:
+            calls.release()
+
+    def _fetch_all(
+        self,
+        session: requests.Session,
+        executor: ThreadPoolExecutor,
+        jobs: Mapping[str, Job],
+        target: FhirTarget,
+        deadline: float,
+    ) -> dict[str, Fetched | FetchError]:
         futures: dict[Future[Fetched], str] = {
             executor.submit(fetch_one, session, key, job, target, deadline): key
             for key, job in jobs.items()

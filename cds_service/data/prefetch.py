@@ -119,6 +119,8 @@ def fetch_outcome(reason: str | None) -> str:
     """A small, data-free label for a fetch result: ok, timeout, unauthorized, ..."""
     if reason is None:
         return "ok"
+    if "at capacity" in reason:
+        return "busy"
     if "timed out" in reason:
         return "timeout"
     if "HTTP 401" in reason or "HTTP 403" in reason:
@@ -427,6 +429,7 @@ def _fetch(
         timeout_s=settings.fhir_timeout if budget_s is None else budget_s,
         page_cap=settings.fhir_page_cap,
         allow_http_hosts=settings.fhir_allow_http_hosts,
+        max_bytes=settings.max_body_bytes,  # a page may be as large as a whole request
     )
     started = time.perf_counter()
     results = fetcher.fetch(jobs, target)

@@ -23,8 +23,10 @@ from cds_service.edge.api import bp, json_response
 from cds_service.edge.auth import install_auth
 from cds_service.edge.cors import install_cors
 from cds_service.edge.evaluation import Clock, Evaluator, utc_today
+from cds_service.edge.headers import SECURITY_HEADERS
 from cds_service.edge.logs import configure_logging, stack_frames
 from cds_service.edge.preview import bp as preview_bp
+from cds_service.edge.preview import demo_enabled
 from cds_service.edge.runtime import Runtime
 from cds_service.policy import load_policy
 from cds_service.protocol.catalog import load_catalog
@@ -35,19 +37,13 @@ from cds_service.protocol.errors import (
     NotFound,
     ServiceError,
     TooLarge,
+    Unavailable,
 )
 from cds_service.settings import Settings
 from cds_service.store import open_store
 
 log = logging.getLogger("cds_service.http")
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _HTTP_ERRORS: dict[int, type[ServiceError]] = {
     400: BadRequest,
@@ -72,7 +68,8 @@ def create_app(
     catalog = load_catalog()
     policy = load_policy(settings.policy)
     store = open_store(settings.database_url)
-    evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store, FhirFetcher())
+    fetcher = FhirFetcher(max_calls=settings.fhir_concurrency)
+    evaluator = Evaluator(catalog, policy, settings, clock or utc_today, store, fetcher)
 
     app = Flask(__name__, static_folder=None)  # static files belong to the demo blueprint
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep discovery prefetch order
@@ -83,7 +80,11 @@ def create_app(
     _install_request_log(app)
     _install_error_handlers(app)
     app.register_blueprint(bp)
-    app.register_blueprint(preview_bp)  # 404 unless demo mode
+    if demo_enabled(settings):
+        # not registered at all otherwise: `/` and `/demo/*` are then 404 for every
+        # method, where a blueprint that refused in `before_request` answered a wrong
+        # method with 405 and so showed that the routes exist
+        app.register_blueprint(preview_bp)
     return app
 
 
@@ -120,9 +121,11 @@ def _install_request_log(app: Flask) -> None:
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
-        if exc.status >= 500:
+        if exc.status >= 500 and not isinstance(exc, Unavailable):
             return unexpected(exc)
         response = json_response(exc.outcome(), exc.status)
+        if isinstance(exc, Unavailable):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         if exc.status == 413:

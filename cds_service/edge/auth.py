@@ -12,13 +12,19 @@ chosen by `kid` from the client's inline keys, then its `jwks_url` (or the allow
 signature, `aud` = the exact URL called, `exp`/`iat` with a small leeway, a bounded
 lifetime, `jti`, `tenant`; and last, `jti` never seen before, in the database every
 worker shares. Every refusal is logged with a reason code and never the token.
+
+"The URL called" comes from configuration only (`Audience`): the public base URL(s), or,
+on a loopback address without one, the loopback address and port the server listens on.
+Never the request's Host or X-Forwarded-* headers: those are the caller's to choose, so
+a token minted for another CDS service could otherwise be replayed here by naming that
+service's host.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +39,8 @@ from cds_service.edge.trusted_clients import (
     VerificationKey,
     load_trusted_clients,
 )
-from cds_service.protocol.errors import Unauthorized
-from cds_service.settings import Settings
+from cds_service.protocol.errors import Unauthorized, Unavailable
+from cds_service.settings import Settings, is_loopback
 from cds_service.store import UNAVAILABLE, Store
 from cds_service.store.replay import remember_jti
 
@@ -84,8 +90,11 @@ REASONS: Mapping[str, str] = {
     "lifetime_too_long": "the JWT lifetime (exp - iat) is longer than one hour",
     "bad_tenant": "the JWT tenant is not the one configured for this issuer",
     "replayed_jti": "this JWT (jti) was already used",
-    "replay_check_unavailable": "the JWT could not be checked for replay",
 }
+REPLAY_UNAVAILABLE = (
+    "the JWT could not be checked for replay: the database is unavailable; "
+    "the token was not used, retry later"
+)
 
 
 class AuthRejected(Unauthorized):
@@ -105,6 +114,48 @@ class Caller:
 
 
 ANONYMOUS = Caller(issuer=None, fhir_servers=None)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass(slots=True)
+class Audience:
+    """The base URLs a token's `aud` may name (plus the endpoint path), from configuration.
+
+    `B12CDS_PUBLIC_URL` and `B12CDS_AUDIENCE_URLS` when set (required with JWT auth on a
+    non-loopback address, see `Settings.validate`). Otherwise the server is on loopback
+    and the bases are `http://<loopback name>:<port>`: any loopback URL with this port
+    reaches this very process. With port 0 the port is known only once the socket is
+    bound, so the server calls `listening_on` before workers fork.
+    """
+
+    settings: Settings
+    port: int | None = None
+    _bases: tuple[str, ...] = field(default=(), init=False)
+
+    def __post_init__(self) -> None:
+        self._bases = self._compute()
+
+    def listening_on(self, port: int) -> None:
+        self.port = port
+        self._bases = self._compute()
+
+    def _compute(self) -> tuple[str, ...]:
+        configured = tuple(
+            dict.fromkeys(u for u in (self.settings.public_url, *self.settings.audience_urls) if u)
+        )
+        if configured:
+            return configured
+        port = self.port if self.port is not None else self.settings.port
+        if not is_loopback(self.settings.host) or not port:
+            return ()  # nothing is accepted (Settings refuses to start this way with JWT)
+        return tuple(f"http://{name}:{port}" for name in LOOPBACK_NAMES)
+
+    @property
+    def bases(self) -> tuple[str, ...]:
+        return self._bases
+
+    def for_path(self, path: str) -> list[str]:
+        return [base + path for base in self._bases]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +164,7 @@ class Authenticator:
     clients: TrustedClients
     jwks: JwksCache
     store: Store
+    audience: Audience
 
     def authenticate(self, request: Request) -> Caller:
         if not self.settings.auth_required:
@@ -140,15 +192,9 @@ class Authenticator:
             raise AuthRejected("untrusted_jku")
         key = self._key(client, header["kid"], jku)
         _check_key_fits(key, alg)
-        claims = self._decode(token, key, alg, client, self.expected_audience(request))
+        claims = self._decode(token, key, alg, client, self.audience.for_path(request.path))
         self._check_replay(client, claims)
         return Caller(client.issuer, client.fhir_servers, client.tenant, client.profile)
-
-    def expected_audience(self, request: Request) -> str:
-        """The exact URL being called: the public base URL + path, else the request's own."""
-        if self.settings.public_url:
-            return self.settings.public_url + request.path
-        return request.base_url
 
     def _key(self, client: TrustedClient, kid: str, jku: str | None) -> VerificationKey:
         key = client.keys.get(kid)
@@ -163,7 +209,7 @@ class Authenticator:
         return key
 
     def _decode(
-        self, token: str, key: VerificationKey, alg: str, client: TrustedClient, aud: str
+        self, token: str, key: VerificationKey, alg: str, client: TrustedClient, aud: list[str]
     ) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -194,8 +240,12 @@ class Authenticator:
         try:
             fresh = remember_jti(self.store, f"{client.issuer} {claims['jti']}", expires)
         except UNAVAILABLE as exc:
+            # 503, not 401: the token may well be good, and the EHR must not be told
+            # otherwise. Not a per-worker fallback cache either: that would accept a
+            # replay on every other worker and machine while the database is down.
+            g.log_fields["auth_reason"] = "replay_check_unavailable"
             log.error("replay_check_failed", extra={"error_type": type(exc).__name__})
-            raise AuthRejected("replay_check_unavailable") from None
+            raise Unavailable(REPLAY_UNAVAILABLE) from None
         if not fresh:
             raise AuthRejected("replayed_jti")
 
@@ -205,7 +255,9 @@ def install_auth(app: Flask, settings: Settings, store: Store) -> None:
     clients = load_trusted_clients(settings.trusted_clients)
     if settings.auth_required and not clients:
         log.warning("auth_no_trusted_clients")  # every authenticated call will be a 401
-    app.extensions["b12cds.auth"] = Authenticator(settings, clients, JwksCache(), store)
+    app.extensions["b12cds.auth"] = Authenticator(
+        settings, clients, JwksCache(), store, Audience(settings)
+    )
 
 
 def authenticate(request: Request) -> Caller:

@@ -4,7 +4,9 @@ A hook call names `fhirServer` and may carry `fhirAuthorization`. Without a chec
 trusted client could make the service carry an access token, or probe, anywhere. So
 before the data layer sees the request, a `fhirServer` that is not on the client's
 `fhir_servers` list (B12CDS_TRUSTED_CLIENTS) is removed together with the token: prefetch
-still answers, and data that would need a fetch is a 412 that says why. With auth off
+still answers, and data that would need a fetch is a 412 that says why. Both sides are
+compared normalised (scheme, host, port, percent-escapes, dot segments), so
+`https://ehr.example/fhir/../other` is not `https://ehr.example/fhir`. With auth off
 (`--no-auth`, loopback only) there is no list and nothing is removed.
 """
 
@@ -32,8 +34,10 @@ def confine(request: HookRequest, caller: Caller) -> tuple[HookRequest, bool]:
     """The request as the data layer may see it, and whether its fhirServer was removed."""
     if caller.fhir_servers is None or request.fhir_server is None:
         return request, False
-    if normalise_base(request.fhir_server) in caller.fhir_servers:
-        return request, False
+    base = normalise_base(request.fhir_server)
+    if base is not None and base in caller.fhir_servers:
+        # the data layer sees the normalised base: the one compared is the one called
+        return replace(request, fhir_server=base), False
     log.warning("fhir_server_not_allowed", extra={"client": caller.issuer})
     return replace(request, fhir_server=None, fhir_authorization=None), True
 

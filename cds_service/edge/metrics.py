@@ -26,7 +26,9 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UP = b"# HELP b12cds_up Whether the B12 CDS service is up.\n# TYPE b12cds_up gauge\nb12cds_up 1.0\n"
-FHIR_OUTCOMES = frozenset({"ok", "error", "timeout", "unauthorized", "not-found", "bad-response"})
+FHIR_OUTCOMES = frozenset(
+    {"ok", "error", "timeout", "unauthorized", "not-found", "bad-response", "busy"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,8 @@ def feedback_outcome(rule_id: str, outcome: str) -> None:
 
 def fhir_fetch(outcome: str, count: int = 1) -> None:
     """Count FHIR fallback requests: `outcome` is "ok" or a failure kind ("error",
-    "timeout", "unauthorized", "not-found", "bad-response"); others count as "error"
+    "timeout", "unauthorized", "not-found", "bad-response", "busy": refused by the
+    bulkhead, B12CDS_FHIR_CONCURRENCY); others count as "error"
     so the label set stays small."""
     if count > 0:
         label = outcome if outcome in FHIR_OUTCOMES else "error"

@@ -29,6 +29,7 @@ from jwt import PyJWK
 from jwt.exceptions import PyJWKError
 
 from cds_service.cards.profiles import PROFILES
+from cds_service.data.fhir_client import normalise_url
 from cds_service.settings import SettingsError, is_loopback
 
 _FIELDS = frozenset({"name", "jwks", "jwks_url", "jku_allow", "fhir_servers", "tenant", "profile"})
@@ -127,7 +128,7 @@ def _client(issuer: str, entry: Any, where: str) -> TrustedClient:
     if not keys and jwks_url is None and not jku_allow:
         raise TrustedClientsError(f"{where}: needs keys: jwks, jwks_url or jku_allow")
     servers = tuple(
-        normalise_base(_url(u, f"{where}, fhir_servers"))
+        _fhir_base(u, f"{where}, fhir_servers")
         for u in _strings(entry.get("fhir_servers", []), where)
     )
     tenant = entry.get("tenant")
@@ -223,7 +224,20 @@ def _url(value: Any, where: str) -> str:
     return value
 
 
-def normalise_base(url: str) -> str:
-    """A FHIR base URL as compared with `fhirServer`: no trailing slash, host in lower case."""
-    parts = urlsplit(url.rstrip("/"))
-    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+def _fhir_base(value: Any, where: str) -> str:
+    url = _url(value, where)
+    base = normalise_base(url)
+    if base is None or urlsplit(url).query:
+        raise TrustedClientsError(
+            f"{where}: {url!r} is not a plain base URL (a query, an encoded slash, "
+            "a backslash or a control character)"
+        )
+    return base
+
+
+def normalise_base(url: str) -> str | None:
+    """A FHIR base URL as compared with `fhirServer`: normalised the way an HTTP server
+    reads it (`data.fhir_client.normalise_url`: case, default port, percent-escapes, dot
+    segments), without a trailing slash; None if it is ambiguous and so never allowed."""
+    normalised = normalise_url(url)
+    return normalised.rstrip("/") if normalised is not None else None

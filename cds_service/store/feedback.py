@@ -181,9 +181,17 @@ def _timestamp(raw: str, pointer: str, now: datetime) -> datetime:
             pointer, f"{raw[:40]!r} is not an RFC 3339 date-time such as 2026-11-25T10:05:31Z"
         ) from None
     value = value if value.tzinfo else value.replace(tzinfo=UTC)  # tolerate a missing zone
+    try:
+        # in UTC first: 0001-01-01T00:00:00+14:00 is a valid RFC 3339 date-time, but
+        # before year 1 in UTC, so comparing or converting it overflows
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise FeedbackRejected(
+            pointer, f"{raw[:40]!r} is outside the years 1 to 9999 once in UTC"
+        ) from None
     if value > now + CLOCK_SKEW:
         raise FeedbackRejected(pointer, f"{raw[:40]!r} is in the future")
-    return value.astimezone(UTC)
+    return value
 
 
 def _text(value: Any) -> str | None:

@@ -55,6 +55,18 @@ def test_everything_is_404_unless_demo_mode_without_auth(
         assert trend.status_code == 404
         markdown = requests.post(f"{server.base_url}/demo/markdown", json={"texts": []}, timeout=10)
         assert markdown.status_code == 404
+        # a wrong method was a 405 (with Allow), which told that the route exists
+        for method, path in [
+            ("GET", "/demo/markdown"),
+            ("PUT", "/demo/trend"),
+            ("DELETE", "/"),
+            ("POST", f"/demo/scenarios/{SCENARIOS[0]}"),
+            ("POST", "/demo/static/preview.js"),
+        ]:
+            answer = requests.request(method, server.base_url + path, timeout=10)
+            assert answer.status_code == 404, (method, path, answer.status_code)
+            assert "Allow" not in answer.headers
+            assert answer.json()["resourceType"] == "OperationOutcome"
         assert requests.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
 
 

@@ -5,7 +5,11 @@ envelopes with realistic FHIR resources, so the record reader, every rule and th
 renderer are reached) with a few mutations each - a value replaced by the wrong type, a
 huge or odd number, odd unicode, a field dropped, a subtree nested deep - plus envelopes
 and feedback bodies built from scratch and raw bytes. Every 200 must be a valid CDS Hooks
-response. POSTed over real HTTP to a `b12-cds serve --no-auth` with two workers.
+response. POSTed over real HTTP to a `b12-cds serve --no-auth` with two workers. And the
+framing itself, over a raw socket: odd methods, versions and header lines, Content-Length
+and Transfer-Encoding in every combination, chunk sizes, extensions and terminators right
+or wrong; every such request gets one answer, below 500 (501 for a transfer coding the
+server does not implement), an error always an OperationOutcome with the security headers.
 
 CI runs a few hundred examples (about a minute). The long run:
 
@@ -31,6 +35,7 @@ from hypothesis.control import currently_in_test_context
 
 from tests.support.hook_calls import SERVICE_FOR_HOOK
 from tests.support.live import REPO, LiveService, start_b12_cds
+from tests.support.raw_http import exchange
 from tests.support.schemas import assert_valid_response
 
 EXAMPLES = int(os.environ.get("B12CDS_FUZZ_EXAMPLES", "0")) or None
@@ -175,6 +180,92 @@ feedback_bodies = st.one_of(
 )
 
 
+header_names = st.sampled_from(
+    ["X-Fuzz", "Content-Type", "Accept", "Authorization", "Expect", "Connection", "X_Under", "Te"]
+)
+header_lines = st.one_of(
+    st.builds(lambda n, v: f"{n}: {v}", header_names, odd_text.map(lambda t: t.replace("\r", ""))),
+    st.sampled_from(
+        [
+            "no colon",
+            " folded: line",
+            "X-Nul: a\x00b",
+            "X-Long: " + "v" * 9000,
+            ": empty name",
+            "Expect: 100-continue",
+            "Transfer-Encoding: gzip",
+            "Transfer-Encoding: chunked, gzip",
+            "Content-Length: -1",
+            "Content-Length: 1e3",
+            "Content-Length: 99999999999",
+            "Content-Length:  12 ",
+            "Transfer-Encoding: identity",
+        ]
+    ),
+)
+chunk_sizes = st.one_of(
+    st.integers(0, 300).map(lambda n: f"{n:x}"),
+    st.sampled_from(["zz", "-1", "0x10", " 5", "5 ", "ffffffffffffffffff", "", "1_0"]),
+)
+chunk_extensions = st.sampled_from(["", ";", ";a=b", ';a="q"', ";\x01", "; x", ";" + "e" * 5000])
+terminators = st.sampled_from(
+    [b"0\r\n\r\n", b"0\r\n", b"", b"0;x=y\r\n\r\n", b"0\r\nTrailer: t\r\n\r\n", b"0\n\n"]
+)
+
+
+@st.composite
+def framed_requests(draw: st.DrawFn) -> bytes:
+    method = draw(st.sampled_from(["POST", "POST", "GET", "PUT", "OPTIONS", "P\x00ST", "GE T"]))
+    path = draw(
+        st.sampled_from(
+            [
+                "/cds-services/b12-patient-view",
+                "/cds-services/b12-order-sign/feedback",
+                "/healthz",
+                "/cds-services",
+                "/%00",
+                "/../etc",
+                "*",
+                "/a?b=%zz",
+                "no-slash",
+            ]
+        )
+    )
+    version = draw(
+        st.sampled_from(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "http/1.1", "HTTP/1.1 "])
+    )
+    body = draw(
+        st.sampled_from([b"", b"{}", json.dumps(SEEDS[0]).encode(), b"\x00\xff", b"[" * 50])
+    )
+    framing = draw(
+        st.sampled_from(["length", "chunked", "both", "none", "two-lengths", "wrong-length"])
+    )
+    headers = ["Host: 127.0.0.1", *draw(st.lists(header_lines, max_size=4))]
+    payload = body
+    if framing in ("length", "both"):
+        headers.append(f"Content-Length: {len(body)}")
+    if framing == "two-lengths":
+        headers += [f"Content-Length: {len(body)}", f"Content-Length: {len(body) + 1}"]
+    if framing == "wrong-length":
+        headers.append(f"Content-Length: {draw(st.integers(0, len(body) + 20))}")
+    if framing in ("chunked", "both"):
+        headers.append("Transfer-Encoding: chunked")
+        pieces = []
+        rest = body
+        for _ in range(draw(st.integers(0, 3))):
+            take, rest = rest[: len(rest) // 2 + 1], rest[len(rest) // 2 + 1 :]
+            size = draw(st.one_of(st.just(f"{len(take):x}"), chunk_sizes))
+            crlf = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n", b""]))
+            pieces.append(
+                size.encode() + draw(chunk_extensions).encode("latin-1") + b"\r\n" + take + crlf
+            )
+        payload = (
+            b"".join(pieces) + f"{len(rest):x}\r\n".encode() + rest + b"\r\n" + draw(terminators)
+        )
+    head = f"{method} {path} {version}\r\n" + "".join(f"{h}\r\n" for h in headers) + "\r\n"
+    return head.encode("utf-8", "surrogatepass") + payload
+
+
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     db = Path(tmp_path_factory.mktemp("fuzz")) / "b12cds.sqlite3"
@@ -251,6 +342,27 @@ def test_feedback_bodies_never_break_the_service(
 def test_raw_bytes_never_break_the_service(fuzz_server: LiveService, raw: bytes) -> None:
     response = post(fuzz_server, "/cds-services/b12-patient-view", raw)
     assert response.status_code == 400
+
+
+SECURITY_HEADERS = ("x-content-type-options", "cache-control", "x-frame-options", "referrer-policy")
+
+
+@FUZZ
+@given(raw=framed_requests())
+def test_malformed_framing_never_breaks_the_service(fuzz_server: LiveService, raw: bytes) -> None:
+    # the write side is shut after the request, so an incomplete one is answered at once
+    answer = exchange(fuzz_server.base_url, raw, half_close=True, timeout=TIMEOUT)
+    assert answer.status is not None, raw[:300]
+    assert answer.status < 500 or answer.status == 501, (
+        answer.status,
+        raw[:300],
+        answer.body[:300],
+    )
+    if currently_in_test_context():
+        event(f"framing -> {answer.status}")
+    if answer.status >= 400:
+        assert all(name in answer.headers for name in SECURITY_HEADERS), answer.headers
+        assert answer.json()["resourceType"] == "OperationOutcome"
 
 
 @pytest.mark.parametrize("draft_id", [None, "", "has space", "x" * 65, "ok-id\n"])

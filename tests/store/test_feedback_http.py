@@ -159,3 +159,21 @@ def test_unknown_or_foreign_cards_and_suggestions_are_rejected_and_nothing_is_st
     # the order card's own service takes it
     assert post_feedback(service.base_url, [overridden(order_card)], ORDER_SIGN).status_code == 200
     assert count(database_url, "feedback") == 1
+
+
+def test_an_outcome_time_outside_the_utc_years_is_400_and_nothing_is_stored(
+    service: LiveService, database_url: str
+) -> None:
+    """0001-01-01T00:00:00+14:00 is valid RFC 3339 but before year 1 in UTC (it was a
+    500: OverflowError); year 1 in UTC itself is stored."""
+    card = issue_card(service.base_url, patient_id="patient-year-1")
+    before = count(database_url, "feedback")
+    for stamp in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        entry = {**accepted(card), "outcomeTimestamp": stamp}
+        response = post_feedback(service.base_url, [entry])
+        assert response.status_code == 400, response.text
+        assert "outcomeTimestamp" in assert_operation_outcome(response.json())
+    assert count(database_url, "feedback") == before
+    entry = {**accepted(card), "outcomeTimestamp": "0001-01-01T00:00:00Z"}
+    assert post_feedback(service.base_url, [entry]).status_code == 200
+    assert count(database_url, "feedback") == before + 1
