@@ -29,7 +29,7 @@ from cds_service.protocol.request import HookRequest
 from cds_service.record import read_orders, read_record
 from cds_service.record.completeness import Completeness, Coverage, Missing, SearchStatus
 from cds_service.record.model import Agent, DataGap, Orders, PatientRecord, Source
-from cds_service.rules import analytes_for, run_rules
+from cds_service.rules import analytes_for, run_rules, series_for
 from cds_service.rules.base import RuleInput
 from cds_service.settings import Settings
 from cds_service.store import Store
@@ -93,7 +93,12 @@ class Evaluator:
             return Evaluation({"cards": []}, (), ())
         notes = tuple(DataGap(topic="bundle", message=note) for note in raw.notes)
         record = read_record(
-            request.patient_id, raw.resources, self.policy, notes, analytes_for(request.hook)
+            request.patient_id,
+            raw.resources,
+            self.policy,
+            notes,
+            analytes_for(request.hook),
+            series_for(request.hook),
         )
         today = self.clock()
         completeness = completeness_of(raw.reports)

@@ -46,9 +46,17 @@ def words_name_b12(texts: list[str]) -> bool:
     return any(_B12_WORDS.search(t) for t in texts)
 
 
+_N2O_HINTS = ("nitrous", "n2o", "n₂o", "laughing", "whippet", "nang", "hippy")
+
+
 def mentions_nitrous_oxide(concept: Any) -> bool:
-    """The cheap pre-filter: do a Condition's words name nitrous oxide use?"""
-    return any(_N2O_WORDS.search(t[:300]) for t in concept_texts(concept))
+    """The cheap pre-filter (it runs on every Condition outside the value sets): do its words
+    name nitrous oxide use? A substring test first, the word pattern only on a hint."""
+    for words in concept_texts(concept):
+        low = words[:300].lower()
+        if any(hint in low for hint in _N2O_HINTS) and _N2O_WORDS.search(low):
+            return True
+    return False
 
 
 def _concepts(resource: JSON, index: PolicyIndex) -> tuple[frozenset[str], str | None]:

@@ -339,11 +339,20 @@ class PatientRecord:
     gaps: tuple[DataGap, ...] = ()
     # The analytes read into `labs` (a hook call reads only what its rules read); None: all.
     analytes: frozenset[Analyte] | None = None
+    # The analytes read as a whole series (others: the newest usable result only); None:
+    # `SERIES_ANALYTES` (of those read).
+    series: frozenset[Analyte] | None = None
+    # Facts the rules derived from this record (`rules.facts.memo`): the record never
+    # changes, so each shared question is answered once per hook call, not once per rule.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def results(self, analyte: Analyte) -> tuple[LabResult, ...]:
-        """Results for one series analyte (`SERIES_ANALYTES`), newest first."""
-        if analyte not in SERIES_ANALYTES:
-            raise ValueError(f"{analyte} is read as its latest result only; see SERIES_ANALYTES")
+        """Results for one series analyte (`SERIES_ANALYTES`, of those this hook's rules read
+        as a series: their `SERIES`), newest first."""
+        if analyte not in SERIES_ANALYTES or (
+            self.series is not None and analyte not in self.series
+        ):
+            raise ValueError(f"{analyte} is read as its latest result only; see the rule's SERIES")
         self._check_read(analyte)
         return tuple(r for r in self.labs if r.analyte is analyte)
 

@@ -216,12 +216,16 @@ def read_record(
     policy: Policy,
     notes: Sequence[DataGap] = (),
     analytes: frozenset[Analyte] | None = None,
+    series: frozenset[Analyte] | None = None,
 ) -> PatientRecord:
     """Build the patient's record from raw resources (any order, duplicates, other types).
 
     `analytes`: read lab results of these only (what the hook's rules read); None: all.
+    `series`: of the `SERIES_ANALYTES`, read only these as a whole series (what the hook's
+    rules read as one: their `SERIES`); the others as their newest usable result. None: all.
     """
     patient = _patient_key(patient_id if isinstance(patient_id, str) else "")
+    as_series = SERIES_ANALYTES if series is None else SERIES_ANALYTES & series
     index = index_for(policy)
     hits: dict[int, Hit] = {}
     chosen = _select(resources, patient, index, hits, analytes)
@@ -239,7 +243,7 @@ def read_record(
         resource_type = resource["resourceType"]
         if resource_type == "Observation":
             hit = hits.get(id(resource))
-            if hit is not None and hit[0] not in SERIES_ANALYTES:
+            if hit is not None and hit[0] not in as_series:
                 newest_only.setdefault(hit[0], []).append((ref, resource, hit))
                 continue
             lab = read_observation(resource, ref, index, gaps, hit)
@@ -283,6 +287,7 @@ def read_record(
         medications=tuple(sorted(medications, key=lambda m: (newest_first_key(m.start), m.ref))),
         gaps=_unique(gaps),
         analytes=analytes,
+        series=None if series is None else as_series,
     )
 
 

@@ -64,6 +64,14 @@ def rules_for(hook: str) -> tuple[ModuleType, ...]:
 
 
 @cache
+def series_for(hook: str) -> frozenset[Analyte]:
+    """The analytes the hook's rules read as a whole series (each rule's `SERIES`); the
+    record holds only the newest usable result of the others (the order hooks need only the
+    latest homocysteine, so a long homocysteine history costs them one reading)."""
+    return frozenset().union(*(rule.SERIES for rule in rules_for(hook)))
+
+
+@cache
 def analytes_for(hook: str) -> frozenset[Analyte]:
     """The lab analytes the hook's rules read (each rule's `READS`): the record of a hook
     call is read for these only, and asking it for another raises. Fixed per hook, so

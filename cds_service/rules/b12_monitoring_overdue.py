@@ -49,6 +49,8 @@ READS = frozenset(
         Analyte.PHQ9_ITEM9,
     }
 )
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12, Analyte.HOMOCYSTEINE, Analyte.PHQ9})
 GUIDELINE = LOCAL_PROTOCOL
 GUIDELINE_WORDS = "B12 and homocysteine every 3 months until stable, then yearly"
 NAMES = {Analyte.B12: "B12", Analyte.HOMOCYSTEINE: "homocysteine"}

@@ -63,6 +63,8 @@ RULE_ID = "b12-therapy-stopped"
 HOOKS = ("patient-view", "order-sign")
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = NICE_NG239
 SWITCHED_ORAL = OverrideReason("switched-oral", "Switched to oral high-dose B12")
 DIAGNOSIS_REVISED = OverrideReason("diagnosis-revised", "Diagnosis revised")

@@ -60,6 +60,8 @@ HOOKS = ("order-select", "order-sign")
 READS = frozenset(
     {Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE, Analyte.FOLATE, Analyte.MCV}
 )
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = BNF_FOLIC_ACID
 B12_ADEQUATE_ELSEWHERE = OverrideReason(
     "b12-adequate-elsewhere", "B12 adequate (recent result not in this record)"

@@ -31,6 +31,8 @@ RULE_ID = "homocysteine-above-target"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE, Analyte.FOLATE})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12, Analyte.HOMOCYSTEINE})
 GUIDELINE = LOCAL_PROTOCOL
 OTHER_CAUSE = OverrideReason("other-cause", "Raised by a known non-B12 cause (e.g. renal)")
 

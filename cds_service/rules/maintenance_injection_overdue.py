@@ -52,6 +52,8 @@ RULE_ID = "maintenance-injection-overdue"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 
 

@@ -33,6 +33,8 @@ RULE_ID = "maintenance-interval-too-long"
 HOOKS = ("order-select", "order-sign")
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 LEVELS_GUIDED = OverrideReason("symptom-free-on-interval", "Symptom-free on this interval")
 

@@ -58,6 +58,8 @@ RULE_ID = "maintenance-not-started"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 REVERSIBLE_TREATED = OverrideReason(
     "reversible-cause-treated", "Reversible cause corrected; course completed on purpose"

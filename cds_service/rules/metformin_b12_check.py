@@ -34,6 +34,8 @@ RULE_ID = "metformin-b12-check"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HB, Analyte.MCV})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = MHRA_METFORMIN
 
 

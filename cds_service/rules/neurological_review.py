@@ -40,6 +40,8 @@ RULE_ID = "neurological-review"
 HOOKS = ("patient-view",)
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12, Analyte.HOLOTC, Analyte.MMA, Analyte.HOMOCYSTEINE})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 SCD_CODES = frozenset(
     {"http://hl7.org/fhir/sid/icd-10-cm|G32.0", "http://hl7.org/fhir/sid/icd-10|G32.0"}

@@ -46,6 +46,8 @@ RULE_ID = "oral-b12-in-malabsorption"
 HOOKS = ("order-select", "order-sign")
 # Lab analytes read (directly or through `facts`): the reader parses no others for a hook.
 READS = frozenset({Analyte.B12})
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 PREFERENCE = OverrideReason("patient-preference", "Patient preference after informed discussion")
 IM_UNSUITABLE = OverrideReason(

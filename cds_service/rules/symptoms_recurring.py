@@ -65,6 +65,8 @@ READS = frozenset(
         Analyte.PHQ9_ITEM9,
     }
 )
+# Of those, read as a whole series (`record.results`); the others as their newest result.
+SERIES = frozenset({Analyte.B12, Analyte.PHQ9})
 GUIDELINE = BNF_HYDROXOCOBALAMIN
 OTHER_CAUSE = OverrideReason("other-cause", "Symptoms explained by another cause")
 RISK_ASSESSED = OverrideReason("risk-assessed", "Suicide risk assessed today; safety plan in place")

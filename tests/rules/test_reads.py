@@ -25,7 +25,7 @@ from cds_service.protocol.catalog import load_catalog
 from cds_service.protocol.request import hook_request_from
 from cds_service.record import read_orders, read_record
 from cds_service.record.model import Analyte, PatientRecord
-from cds_service.rules import RULES, analytes_for, rules_for, run_rules
+from cds_service.rules import RULES, analytes_for, rules_for, run_rules, series_for
 from cds_service.rules.base import RuleInput
 from cds_service.settings import Settings
 
@@ -146,6 +146,64 @@ def test_reads_names_every_analyte_the_rule_module_names(rule: ModuleType) -> No
     assert not _uses_analyte_loosely(rule), f"{rule.RULE_ID} uses Analyte other than Analyte.X"
 
 
+def _series_named(module: ModuleType, seen: set[str] | None = None) -> set[Analyte]:
+    """`X` of every `....results(Analyte.X)` in the module and the rule-folder modules it
+    imports: what it reads as a whole series."""
+    seen = set() if seen is None else seen
+    if module.__name__ in seen or module.__file__ is None:
+        return set()
+    seen.add(module.__name__)
+    found: set[Analyte] = set()
+    for node in ast.walk(_tree(module)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "results"
+            and node.args
+            and isinstance(node.args[0], ast.Attribute)
+            and isinstance(node.args[0].value, ast.Name)
+            and node.args[0].value.id == "Analyte"
+        ):
+            found.add(Analyte[node.args[0].attr])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "cds_service.rules"
+        ):
+            names = [node.module or ""]
+            if node.module == "cds_service.rules":
+                names = [f"cds_service.rules.{alias.name}" for alias in node.names]
+            for name in names:
+                try:
+                    imported = importlib.import_module(name)
+                except ModuleNotFoundError:
+                    continue
+                found |= _series_named(imported, seen)
+    return found
+
+
+@by_id
+def test_series_names_every_analyte_the_rule_reads_as_a_series(rule: ModuleType) -> None:
+    assert isinstance(rule.SERIES, frozenset) and rule.SERIES <= rule.READS
+    missing = _series_named(rule) - rule.SERIES
+    assert not missing, (
+        f"{rule.RULE_ID} reads {sorted(missing)} as a series but SERIES leaves them out"
+    )
+
+
+def test_the_series_check_can_fail() -> None:
+    from cds_service.rules import b12_monitoring_overdue
+
+    assert {Analyte.B12, Analyte.PHQ9} <= _series_named(b12_monitoring_overdue)
+
+
+def test_order_hooks_read_homocysteine_as_its_latest_result_only() -> None:
+    assert Analyte.HOMOCYSTEINE in analytes_for("order-select")
+    assert Analyte.HOMOCYSTEINE not in series_for("order-select")
+    assert Analyte.HOMOCYSTEINE in series_for("patient-view")
+    record = PatientRecord("p", analytes=frozenset({Analyte.HOMOCYSTEINE}), series=frozenset())
+    with pytest.raises(ValueError, match="latest result only"):
+        record.results(Analyte.HOMOCYSTEINE)
+
+
 RULE_FOLDER = sorted(
     p.stem for p in (Path(__file__).resolve().parents[2] / "cds_service" / "rules").glob("*.py")
 )
@@ -193,7 +251,8 @@ def _findings(request: dict, hook: str, limited: bool) -> tuple[object, ...]:
     hook_request = hook_request_from(request, service, catalog)
     raw = gather(hook_request, service, fetcher=None, settings=settings)
     analytes = analytes_for(hook) if limited else None
-    record = read_record(hook_request.patient_id, raw.resources, policy, (), analytes)
+    series = series_for(hook) if limited else None
+    record = read_record(hook_request.patient_id, raw.resources, policy, (), analytes, series)
     orders = None
     if hook != "patient-view":
         selections = hook_request.selections if hook == "order-select" else None

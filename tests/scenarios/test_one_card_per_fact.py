@@ -19,7 +19,7 @@ from cds_service.policy import load_policy
 from cds_service.protocol.catalog import load_catalog
 from cds_service.protocol.request import hook_request_from
 from cds_service.record import read_orders, read_record
-from cds_service.rules import analytes_for, run_rules
+from cds_service.rules import analytes_for, run_rules, series_for
 from cds_service.rules.base import Finding, ProposeLabTests, RuleInput
 from cds_service.settings import Settings
 
@@ -37,7 +37,12 @@ def _evaluate(path: Path) -> tuple[dict[str, Any], tuple[Finding, ...]]:
     hook_request = hook_request_from(request, service, CATALOG)
     raw = gather(hook_request, service, fetcher=None, settings=Settings())
     record = read_record(
-        hook_request.patient_id, raw.resources, POLICY, (), analytes_for(hook_request.hook)
+        hook_request.patient_id,
+        raw.resources,
+        POLICY,
+        (),
+        analytes_for(hook_request.hook),
+        series_for(hook_request.hook),
     )
     orders = None
     if hook_request.hook != "patient-view":

@@ -13,9 +13,11 @@ from cds_service.policy import Policy
 from cds_service.record.model import PatientRecord
 from cds_service.rules.facts.causes import irreversible_causes, other_malabsorption
 from cds_service.rules.facts.deficiency import deficiency_history, known_deficiency
+from cds_service.rules.facts.memo import per_record
 from cds_service.rules.facts.therapy import maintenance_in_place, treated_deficiency
 
 
+@per_record
 def in_b12_care(record: PatientRecord, policy: Policy) -> bool:
     return bool(
         treated_deficiency(record)
@@ -26,6 +28,7 @@ def in_b12_care(record: PatientRecord, policy: Policy) -> bool:
     )
 
 
+@per_record
 def on_b12_maintenance(record: PatientRecord, policy: Policy, today: date) -> bool:
     """A maintenance regimen in place for a B12 deficiency (not a supplement)."""
     return maintenance_in_place(record, policy, today) and in_b12_care(record, policy)

@@ -15,6 +15,7 @@ from datetime import date
 
 from cds_service.policy import Policy
 from cds_service.record.model import Analyte, Diagnosis, PatientRecord, ProcedureRecord
+from cds_service.rules.facts.memo import per_record
 from cds_service.rules.facts.wording import condition_line
 
 CAUSE_WORDS = {
@@ -38,6 +39,7 @@ class Cause:
         return CAUSE_WORDS[self.cause]
 
 
+@per_record
 def irreversible_causes(record: PatientRecord, policy: Policy) -> tuple[Cause, ...]:
     """Irreversible malabsorption causes, whatever their clinical status (history counts)."""
     items: list[Diagnosis | ProcedureRecord] = [
@@ -58,6 +60,7 @@ def cause_lines(causes: tuple[Cause, ...], label: str = "Cause", limit: int = 2)
     return lines
 
 
+@per_record
 def other_malabsorption(record: PatientRecord) -> tuple[Diagnosis | ProcedureRecord, ...]:
     """Malabsorption risks: coeliac, Crohn's, blind loop, small-bowel excision of unknown site."""
     spared: list[Diagnosis | ProcedureRecord] = [
@@ -109,6 +112,7 @@ def _linked(item: Diagnosis, record: PatientRecord, policy: Policy) -> bool:
     return any(abs((onset - day).days) <= window for day in _deficiency_dates(record, policy))
 
 
+@per_record
 def neuro_involvement(record: PatientRecord, policy: Policy) -> tuple[Diagnosis, ...]:
     """Neurological involvement: it sets 2-monthly maintenance for life. Cognitive codes count
     only when recorded as caused by or arising with the deficiency."""
@@ -116,6 +120,7 @@ def neuro_involvement(record: PatientRecord, policy: Policy) -> tuple[Diagnosis,
     return (*record.conditions_in("VS_NEURO"), *cognitive)
 
 
+@per_record
 def guideline_interval(record: PatientRecord, policy: Policy) -> int:
     """3-monthly, or 2-monthly with neurological involvement (BNF/SmPC)."""
     return policy.days("maintenance_neuro" if neuro_involvement(record, policy) else "maintenance")

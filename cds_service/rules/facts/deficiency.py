@@ -22,6 +22,7 @@ from datetime import date
 from cds_service.policy import Policy
 from cds_service.record.model import Analyte, Diagnosis, LabResult, PatientRecord
 from cds_service.rules.facts.levels import b12_adequate, b12_deficient, holotc_adequate
+from cds_service.rules.facts.memo import per_record
 from cds_service.rules.facts.wording import condition_line, lab_line
 
 PERMANENT = "VS_MALABSORPTION_IRREVERSIBLE"  # PA, D51.0-D51.2: deficiency is for life
@@ -53,6 +54,7 @@ def _coded_is_current(item: Diagnosis, record: PatientRecord, policy: Policy) ->
     return since is None or _adequate_after(record, policy, since) is None
 
 
+@per_record
 def deficiency_evidence(record: PatientRecord, policy: Policy) -> tuple[Evidence, ...]:
     """Everything in the record that shows B12 deficiency now (see the module docstring)."""
     found: list[Evidence] = []
@@ -95,6 +97,7 @@ def deficiency_evidence(record: PatientRecord, policy: Policy) -> tuple[Evidence
     return tuple(found)
 
 
+@per_record
 def known_deficiency(record: PatientRecord, policy: Policy) -> tuple[str, ...]:
     """The evidence lines that make deficiency known (every kind but homocysteine alone)."""
     evidence = deficiency_evidence(record, policy)
@@ -103,6 +106,7 @@ def known_deficiency(record: PatientRecord, policy: Policy) -> tuple[str, ...]:
     return tuple(e.line for e in evidence)
 
 
+@per_record
 def deficiency_history(
     record: PatientRecord, policy: Policy, *, unless_adequate_since: bool = False
 ) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from cds_service.record.model import (
     Substance,
 )
 from cds_service.rules.facts.causes import guideline_interval
+from cds_service.rules.facts.memo import per_record
 
 MIN_MAINTENANCE_INTERVAL_DAYS = 28  # shorter ordered intervals are loading, not maintenance
 REQUEST_ENDED = frozenset({"stopped", "cancelled", "completed", "entered-in-error"})
@@ -123,6 +124,7 @@ def injected(med: MedicationUse) -> bool:
     )
 
 
+@per_record
 def b12_doses(record: PatientRecord) -> tuple[Dose, ...]:
     """Every B12 dose the record shows, newest first (one per day and route)."""
     found: dict[tuple[date, bool], Dose] = {}
@@ -150,6 +152,7 @@ def b12_doses(record: PatientRecord) -> tuple[Dose, ...]:
     )
 
 
+@per_record
 def injections(record: PatientRecord) -> tuple[Dose, ...]:
     """The parenteral doses, newest first."""
     return tuple(d for d in b12_doses(record) if d.parenteral)
@@ -206,6 +209,7 @@ def _window_end(med: MedicationUse) -> date | None:
     return min(ends) if ends else None
 
 
+@per_record
 def regimens(record: PatientRecord) -> tuple[Regimen, ...]:
     """B12 orders and ongoing statements, newest start first."""
     found: list[Regimen] = []
@@ -230,6 +234,7 @@ def regimens(record: PatientRecord) -> tuple[Regimen, ...]:
     return tuple(found)
 
 
+@per_record
 def dose_interval(record: PatientRecord, policy: Policy) -> float:
     """The days one injection covers: the ordered maintenance interval when one is in place
     (monthly stays monthly), else the guideline's 3 months (2 with neurological involvement)."""
@@ -278,6 +283,7 @@ def _kind(use: MedicationUse) -> str:
     return ("order" if use.source is Source.REQUEST else "statement") + status
 
 
+@per_record
 def coverage(record: PatientRecord, policy: Policy, today: date) -> Coverage:
     """What covers the patient today, from doses and regimen windows (never from status)."""
     grace = policy.days("grace")
@@ -320,11 +326,13 @@ def _unconfirmed(regimen: Regimen, doses: tuple[Dose, ...], today: date, grace: 
 # --- maintenance --------------------------------------------------------------------------
 
 
+@per_record
 def maintenance_ended(record: PatientRecord) -> tuple[Regimen, ...]:
     """B12 maintenance regimens that were stopped, cancelled or completed."""
     return tuple(r for r in regimens(record) if r.ended and not r.finite)
 
 
+@per_record
 def injection_pattern(record: PatientRecord) -> bool:
     """Maintenance in practice: the two latest injections are at least 4 weeks apart.
 
@@ -340,6 +348,7 @@ def injection_pattern(record: PatientRecord) -> bool:
     return gap >= MIN_MAINTENANCE_INTERVAL_DAYS
 
 
+@per_record
 def maintenance_regimens(record: PatientRecord, policy: Policy, today: date) -> tuple[Regimen, ...]:
     """Maintenance regimens in place: not finite courses, not ended, their window open (by
     their own end dates, course and supply; whether doses follow is `coverage`'s question)."""
@@ -371,6 +380,7 @@ def loading_course_running(record: PatientRecord, today: date) -> Regimen | None
     return None
 
 
+@per_record
 def maintenance_start(record: PatientRecord, policy: Policy, today: date) -> FuzzyDate | None:
     """When the current maintenance began: the earliest start of a regimen in place, or the
     first injection at least 4 weeks after its predecessor."""
@@ -385,6 +395,7 @@ def maintenance_start(record: PatientRecord, policy: Policy, today: date) -> Fuz
     return None
 
 
+@per_record
 def treated_deficiency(record: PatientRecord) -> tuple[str, ...]:
     """What shows a B12 deficiency was treated (not an over-the-counter supplement): an
     injection given or ordered, or a B12 order written for B12 deficiency."""
