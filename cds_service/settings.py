@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,13 +30,31 @@ class SettingsError(ValueError):
     """A setting is malformed or unsafe; the message names the variable."""
 
 
+DATABASE_FILE = "b12cds.sqlite3"
+
+
+def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the default SQLite database lives: `$XDG_DATA_HOME/b12-cds`, else
+    `~/.local/share/b12-cds` (the same for `serve`, `report` and `worklist`, wherever they
+    are started from). The container sets `B12CDS_DATA_DIR=/data`, a volume."""
+    base = environ.get("XDG_DATA_HOME") or str(
+        Path(environ.get("HOME") or Path.home()) / ".local" / "share"
+    )
+    return Path(base).expanduser() / "b12-cds"
+
+
+def sqlite_in(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / DATABASE_FILE}"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     auth: str = "jwt"  # "jwt" | "none"
     trusted_clients: Path | None = None
     policy: Path | None = None
     fhir_timeout: float = 5.0
-    database_url: str = "sqlite:///b12cds.sqlite3"
+    database_url: str = ""  # empty: the SQLite file in `data_dir`
+    data_dir: Path = field(default_factory=default_data_dir)
     log_level: str = "INFO"
     public_url: str | None = None
     cors_origins: tuple[str, ...] = ()
@@ -53,6 +71,10 @@ class Settings:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     fhir_concurrency: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", sqlite_in(self.data_dir))
 
     @property
     def auth_required(self) -> bool:
@@ -76,6 +98,8 @@ class Settings:
             elif var in environ:
                 values[name] = parse(var, environ[var])
                 explicit.add(name)
+        if "data_dir" not in values or values["data_dir"] is None:
+            values["data_dir"] = default_data_dir(environ)
         settings = cls(**values)
         # --no-auth on loopback is the developer's demo mode: open CORS and demo on,
         # unless the operator said otherwise.
@@ -257,6 +281,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "policy": _path,
     "fhir_timeout": _number,
     "database_url": _text,
+    "data_dir": _path,
     "log_level": _upper,
     "public_url": _optional_text,
     "cors_origins": _comma_list,

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(args)
     if args.command == "worklist":
         return worklist.command(args)
-    return _evaluate(Path(args.request))
+    return _evaluate(Path(args.request), args.today)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="b12-cds", description="CDS Hooks 2.0 service for vitamin B12 deficiency care."
     )
+    parser.add_argument("--version", action="version", version=f"b12-cds {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service on a production WSGI server")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -49,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate = sub.add_parser("evaluate", help="answer one CDS Hooks request file offline")
     evaluate.add_argument("request", metavar="REQUEST.json")
+    evaluate.add_argument(
+        "--today",
+        metavar="YYYY-MM-DD",
+        help="evaluate as of this date (default: today, UTC); the bundled fixtures are "
+        "written for 2026-11-25",
+    )
     report = sub.add_parser(
         "report", help="per rule: cards issued, accepted, overridden (by reason), acceptance rate"
     )
@@ -100,8 +108,25 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(path: Path) -> int:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("b12-cds")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _evaluate(path: Path, today: str | None = None) -> int:
     from cds_service.edge.evaluation import Evaluator, utc_today
+
+    clock = utc_today
+    if today is not None:
+        try:
+            fixed = date.fromisoformat(today)
+        except ValueError:
+            return _fail(f"evaluate: --today {today!r} is not a date such as 2026-11-25")
+        clock = lambda: fixed  # noqa: E731  # the clock the evaluator asks
 
     try:
         settings = Settings.from_env(os.environ)
@@ -126,7 +151,7 @@ def _evaluate(path: Path) -> int:
         request = hook_request_from(data, service, catalog)
         # offline: prefetch is the only data source, whatever fhirServer says
         request = replace(request, fhir_server=None, fhir_authorization=None)
-        result = Evaluator(catalog, policy, settings, utc_today).evaluate(service, request)
+        result = Evaluator(catalog, policy, settings, clock).evaluate(service, request)
     except ClientError as exc:
         return _fail(f"evaluate: {exc.diagnostics}")
     except ServiceError as exc:

@@ -171,6 +171,7 @@ class Driver:
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open `url` and (by default) bring its schema up to date."""
     try:
+        _make_sqlite_folder(url)
         store = Store(url)
         if migrate:
             from cds_service.store.migrate import upgrade
@@ -180,6 +181,15 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     except (SQLAlchemyError, ArgumentError, OSError) as exc:
         raise StoreError(f"database {_describe(url)}: {type(exc).__name__}: {exc}") from exc
     return store
+
+
+def _make_sqlite_folder(url: str) -> None:
+    """A SQLite file's folder (the data directory on a first start) is made if missing."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:":
+        if not path.startswith("file:"):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
 
 def _writer_queue(url: str) -> WriterQueue | None:

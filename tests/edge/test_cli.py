@@ -100,3 +100,53 @@ def test_sigterm_stops_the_server_gracefully() -> None:
     service = start_b12_cds("--no-auth", "--workers", "1")
     assert service.stop() == 0
     assert "Shutting down" in service.log_text()
+
+
+def test_version_names_the_installed_package() -> None:
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"b12-cds {version('b12-cds')}"
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "name", ["story-3-fires-injection-overdue", "fires-folic-acid-critical-deficiency-known"]
+)
+def test_evaluate_today_gives_the_fixtures_their_named_answers_on_any_date(name: str) -> None:
+    """The fixtures are written for 2026-11-25; --today makes their answers hold on any day."""
+    expected = json.loads((FIXTURES / name / "expected.json").read_text(encoding="utf-8"))
+    result = run("evaluate", "--today", "2026-11-25", str(FIXTURES / name / "request.json"))
+    assert result.returncode == 0, result.stderr
+    spoken = {
+        c["source"]["topic"]["code"]: c["indicator"] for c in json.loads(result.stdout)["cards"]
+    }
+    assert spoken == {f["rule"]: f["indicator"] for f in expected["fires"]}
+    later = run("evaluate", "--today", "2027-06-01", str(FIXTURES / name / "request.json"))
+    assert later.returncode == 0 and later.stdout != result.stdout  # the date is really used
+
+
+def test_evaluate_refuses_a_bad_today(tmp_path: Path) -> None:
+    result = run("evaluate", "--today", "25/11/2026", str(write(tmp_path, hook_request())))
+    assert result.returncode == 2 and "--today" in result.stderr
+
+
+def test_report_and_serve_share_the_default_database_wherever_they_start(tmp_path: Path) -> None:
+    """No B12CDS_DATABASE_URL: the SQLite file is in the data directory, not the cwd."""
+    data = tmp_path / "data"
+    env = {"B12CDS_DATA_DIR": str(data)}
+    for cwd in (tmp_path, FIXTURES):
+        result = subprocess.run(
+            [b12_cds(), "report", "--json"],
+            capture_output=True,
+            text=True,
+            env=service_env(env),
+            timeout=60,
+            check=False,
+            cwd=cwd,
+        )
+        assert result.returncode == 0, result.stderr
+    assert (data / "b12cds.sqlite3").exists()
+    assert not (tmp_path / "b12cds.sqlite3").exists() and not (FIXTURES / "b12cds.sqlite3").exists()
