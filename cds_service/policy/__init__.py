@@ -165,6 +165,11 @@ def _resolve(source: Path, depth: int = 0) -> dict[str, Any]:
     if depth >= _MAX_EXTENDS:
         raise PolicyError(f"policy field extends: more than {_MAX_EXTENDS} levels (a loop?)")
     base = BUILT_IN.get(parent) or (source.parent / parent)
+    if parent not in BUILT_IN and not base.is_file():
+        raise PolicyError(
+            f"policy field extends: {parent!r} is neither a built-in policy "
+            f"({', '.join(BUILT_IN)}) nor a file next to {source.name}"
+        )
     return _merged(_resolve(base, depth + 1), data)
 
 
@@ -174,4 +179,13 @@ def load_policy(path: str | Path | None = None) -> Policy:
     A file may start from another with `"extends": "seed"` (or a path) and hold only its changes.
     """
     source = BUILT_IN.get(str(path), Path(path)) if path else DEFAULT_POLICY_PATH
-    return policy_from_dict(_resolve(source))
+    document = _resolve(source)
+    try:
+        return policy_from_dict(document)
+    except PolicyError as exc:
+        if "is a required property" in str(exc) and "extends" not in _read(source):
+            raise PolicyError(
+                f"{exc} (a file holding only some fields must start with "
+                f'"extends": "seed" or another policy)'
+            ) from exc
+        raise

@@ -54,8 +54,8 @@ def evaluate(inp: RuleInput) -> Finding | None:
         if is_loading_or_one_off(med):
             continue
         indicator: Indicator = "info" if med.interval_from_text else "warning"
-        target = 56 if neuro else 84
-        maximum = "2 months (neurological involvement)" if neuro else "3 months"
+        target = _whole_weeks(policy.days("maintenance_neuro" if neuro else "maintenance"))
+        maximum = interval_text(limit) + (" (neurological involvement)" if neuro else "")
         evidence = [
             f"Ordered: {med_line(med)}",
             f"Longest guideline interval: every {maximum}",
@@ -70,7 +70,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
             indicator=indicator,
             summary=(
                 f"IM B12 every {interval_text(med.interval_days)} is longer than the "
-                f"maximum of every {'2' if neuro else '3'} months"
+                f"maximum of every {interval_text(limit)}"
             ),
             guideline=GUIDELINE,
             evidence=tuple(evidence),
@@ -90,3 +90,9 @@ def evaluate(inp: RuleInput) -> Finding | None:
             override_reasons=(SPECIALIST_PLAN, LEVELS_GUIDED),
         )
     return None
+
+
+def _whole_weeks(days: int) -> int:
+    """The suggested interval in 4-week steps a clinic books (91 days -> 12 weeks, 61 -> 8),
+    never longer than the policy's maintenance interval."""
+    return max(7, days // 28 * 28) if days >= 28 else max(1, days)

@@ -105,10 +105,14 @@ def evaluate(inp: RuleInput) -> Finding | None:
         evidence.append(f"Neurological involvement: {condition_line(neuro[0])}")
 
     lifelong = " for life" if causes else ""
+    because = (
+        " (the shorter interval because of neurological involvement)"
+        if neuro and interval < policy.days("maintenance")
+        else ""
+    )
     advice = (
         f"Start maintenance hydroxocobalamin 1 mg IM every {interval_text(interval)}"
-        f"{lifelong}"
-        + (" (every 2 months because of neurological involvement)" if neuro else "")
+        f"{lifelong}{because}"
         + ". Monthly injections suit some patients. Do not stop therapy because levels normalise."
     )
     return Finding(

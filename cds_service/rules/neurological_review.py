@@ -33,7 +33,7 @@ from cds_service.rules.base import (
 from cds_service.rules.facts.causes import neuro_involvement
 from cds_service.rules.facts.deficiency import deficiency_evidence
 from cds_service.rules.facts.therapy import injections, maintenance_regimens, treated_deficiency
-from cds_service.rules.facts.wording import condition_line
+from cds_service.rules.facts.wording import condition_line, interval_text
 from cds_service.rules.guidelines import BNF_HYDROXOCOBALAMIN
 
 RULE_ID = "neurological-review"
@@ -104,7 +104,8 @@ def evaluate(inp: RuleInput) -> Finding | None:
         evidence=tuple(evidence),
         advice=(
             "BNF regimen with neurological involvement: hydroxocobalamin 1 mg IM on alternate days "
-            f"until no further improvement, then every 2 months; seek {urgency} "
+            f"until no further improvement, then every "
+            f"{interval_text(inp.policy.days('maintenance_neuro'))}; seek {urgency} "
             "(haematology/neurology)."
         ),
         caveats=tuple(g.message for g in record.gaps_about("conditions", "b12", "bundle")),

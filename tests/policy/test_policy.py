@@ -168,3 +168,36 @@ def test_a_partial_file_without_extends_is_refused_naming_what_is_missing(tmp_pa
     path.write_text(json.dumps({"name": "x", "thresholds": {}}), encoding="utf-8")
     with pytest.raises(PolicyError, match="required"):
         load_policy(path)
+
+
+def test_a_partial_file_without_extends_is_told_how_to_fix_it(tmp_path: Path) -> None:
+    path = tmp_path / "partial.json"
+    path.write_text(json.dumps({"thresholds": {"homocysteine_target_umol_l": 12}}), "utf-8")
+    with pytest.raises(PolicyError, match='must start with "extends": "seed"'):
+        load_policy(path)
+
+
+def test_extending_an_unknown_policy_names_the_built_ins(tmp_path: Path) -> None:
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps({"extends": "nice"}), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"'nice' is neither a built-in policy \(seed, uk-guid"):
+        load_policy(path)
+
+
+def test_every_policy_field_is_documented_in_the_schema() -> None:
+    """The README sends sites to the schema for what each field means."""
+    from cds_service.policy import SCHEMA_PATH
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    missing = []
+
+    def walk(node: dict[str, object], path: str) -> None:
+        for name, sub in node.get("properties", {}).items():  # type: ignore[attr-defined]
+            if "description" not in sub:
+                missing.append(f"{path}/{name}")
+            walk(sub, f"{path}/{name}")
+
+    walk(schema, "")
+    assert not missing, missing
+    for block in ("thresholds", "intervals_days", "options", "suppression"):
+        assert schema["properties"][block]["additionalProperties"] is False, block
