@@ -56,12 +56,14 @@ def hold_back(
     now: datetime,
 ) -> tuple[Finding, ...]:
     """The findings still worth showing under the policy's `suppression` block. A safety
-    card (`Finding.safety`: a self-harm answer) is never held back by an earlier override."""
+    card (`Finding.safety`: a self-harm answer) is never held back by an earlier override,
+    nor is a card more urgent than the one that was overridden."""
     asked = {f.rule_id for f in findings if not f.safety}
     if not asked:
         return tuple(findings)
     try:
-        held = suppressed_rules(store, call, asked, fatigue_policy(policy), now)
+        indicators = {f.rule_id: f.indicator for f in findings if not f.safety}
+        held = suppressed_rules(store, call, asked, fatigue_policy(policy), now, indicators)
     except UNAVAILABLE as exc:
         log.error("store_unavailable", extra={"error_type": type(exc).__name__})
         return tuple(findings)

@@ -95,7 +95,7 @@ class _Statements:
 
     insert_card: str
     insert_suggestion: str
-    overridden: str  # (rule_id, reason_code, outcome_at) of one patient's overrides
+    overridden: str  # (rule_id, reason_code, outcome_at, card indicator) of a patient's overrides
     shown_in_encounter: str  # with "{rules}" for as many marks as rules asked about
     mark: str
     card_columns: tuple[str, ...]
@@ -126,8 +126,9 @@ def _statements(dialect: Dialect) -> _Statements:
         insert_card=insert(_CARDS, columns),
         insert_suggestion=insert(_SUGGESTIONS, ("card_uuid", "suggestion_uuid")),
         overridden=(
-            "SELECT rule_id, reason_code, outcome_at FROM feedback"  # noqa: S608
-            f" WHERE patient_key = {mark} AND outcome = 'overridden'"
+            "SELECT f.rule_id, f.reason_code, f.outcome_at, c.indicator"  # noqa: S608
+            " FROM feedback f JOIN issued_card c ON c.card_uuid = f.card_uuid"
+            f" WHERE f.patient_key = {mark} AND f.outcome = 'overridden'"
         ),
         shown_in_encounter=(
             "SELECT DISTINCT rule_id FROM issued_card"  # noqa: S608
@@ -146,12 +147,16 @@ def suppressed_rules(
     rule_ids: Collection[str],
     policy: FatiguePolicy,
     now: datetime,
+    indicators: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Rules (of `rule_ids`) to hold back for this call -> why ("overridden" or "encounter").
 
     Overridden: a card of the rule for this patient was overridden with one of the
-    policy's reason codes within `override_days`. Encounter: this service already showed
-    the rule's card in this encounter (only when `once_per_encounter`).
+    policy's reason codes within `override_days`, and (when `indicators` gives the card
+    about to be shown) that card was at least as urgent: a clinician who set aside a
+    warning has not set aside the critical card the same rule gives once things get worse.
+    Encounter: this service already showed the rule's card in this encounter (only when
+    `once_per_encounter`).
     """
     wanted = set(rule_ids)
     if not wanted:
@@ -164,15 +169,20 @@ def suppressed_rules(
             cutoff = now - timedelta(days=policy.override_days)
             read_time = sql.read_time or (lambda value: value)
             codes = policy.override_reason_codes
-            for rule, reason, at in driver.rows(sql.overridden, (patient,)):
+            for rule, reason, at, indicator in driver.rows(sql.overridden, (patient,)):
                 if rule in wanted and reason in codes and read_time(at) >= cutoff:
-                    held[rule] = "overridden"
+                    shown = (indicators or {}).get(rule)
+                    if shown is None or _URGENCY.get(shown, 2) <= _URGENCY.get(indicator, 0):
+                        held[rule] = "overridden"
         rest = sorted(wanted - set(held))
         if encounter is not None and policy.once_per_encounter and rest:
             statement = sql.shown_in_encounter.format(rules=", ".join([sql.mark] * len(rest)))
             rows = driver.rows(statement, (encounter, call.service_id, *rest))
             held.update((rule, "encounter") for (rule,) in rows)
     return held
+
+
+_URGENCY = {"info": 0, "warning": 1, "critical": 2}
 
 
 def _keys(store: Store, call: HookCall) -> tuple[str | None, str | None]:

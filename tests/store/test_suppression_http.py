@@ -19,7 +19,12 @@ from tests.support.store_calls import (
     overridden,
     post_feedback,
     query,
+    rule_of,
 )
+
+OVERDUE_WARNING = "fires-injection-overdue-106-days"
+OVERDUE_CRITICAL = "fires-injection-overdue-critical-pa-200-days"
+GIVEN_ELSEWHERE = {**NOT_APPLICABLE, "code": "given-elsewhere"}
 
 
 def _iso(moment: datetime) -> str:
@@ -74,6 +79,27 @@ def test_overridden_as_not_applicable_stays_away_for_that_patient_only(
     assert "patient-sup" not in dump
     log = service.log_text()
     assert "card_suppressed" in log and "patient-sup" not in log
+
+
+def test_an_override_does_not_silence_a_more_urgent_card_of_the_rule(service: LiveService) -> None:
+    """Set aside a warning ("given elsewhere"); weeks later the same rule is critical for the
+    patient (the lapse is now long, the cause irreversible): the critical card is shown."""
+    now = _iso(datetime.now(UTC))
+    warning = issue_card(service.base_url, OVERDUE_WARNING, patient_id="patient-sup-e")
+    assert warning["indicator"] == "warning"
+    assert post_feedback(service.base_url, [overridden(warning, GIVEN_ELSEWHERE, now)]).ok
+    # the same card again: held back
+    again = fixture_request(OVERDUE_WARNING, patient_id="patient-sup-e")
+    assert call(service.base_url, PATIENT_VIEW, again) == []
+    worse = fixture_request(OVERDUE_CRITICAL, patient_id="patient-sup-e")
+    cards = call(service.base_url, PATIENT_VIEW, worse)
+    assert [(rule_of(c), c["indicator"]) for c in cards] == [
+        ("maintenance-injection-overdue", "critical")
+    ]
+    # overriding the critical card holds back the critical card and anything milder
+    assert post_feedback(service.base_url, [overridden(cards[0], GIVEN_ELSEWHERE, now)]).ok
+    assert call(service.base_url, PATIENT_VIEW, worse) == []
+    assert call(service.base_url, PATIENT_VIEW, again) == []
 
 
 def test_a_card_is_shown_once_per_encounter(service: LiveService) -> None:
