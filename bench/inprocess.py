@@ -59,7 +59,7 @@ def measure(bodies: list[HookBody], reps: int, seconds: float) -> dict[tuple[int
         body = item.body
 
         def admit(body: bytes = body, service: ServiceDefinition = service) -> HookRequest:
-            data = decode_json(body)
+            data = decode_json(body, observation_keys=service.observation_keys)
             check_request_shape(data)
             return hook_request_from(data, service, catalog)
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from cds_service.wire.observation import Resource
+
 State = Literal["complete", "truncated", "absent", "failed"]
 Missing = Literal["none", "older", "newer", "unknown"]
 
@@ -129,6 +131,6 @@ def counted_for_total(bundle: Mapping[str, Any], held: int) -> int:
     return max(held, len(listed))
 
 
-def matches(resources: Sequence[Mapping[str, Any]], resource_type: str) -> int:
+def matches(resources: Sequence[Resource], resource_type: str) -> int:
     """Entries of the searched type (an `_include`d Medication is not a match)."""
     return sum(1 for r in resources if r.get("resourceType") == resource_type)

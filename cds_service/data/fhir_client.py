@@ -31,6 +31,7 @@ import requests
 import urllib3
 
 from cds_service.data.templates import Query
+from cds_service.wire.observation import Observation, Resource
 
 MAX_BODY_BYTES = 20_000_000  # ceiling; a call's own limit is `FhirTarget.max_bytes`
 # entries kept per fetched search, over all its pages: the same bound as a prefetched
@@ -58,7 +59,7 @@ class FetchError(Exception):
 @dataclass(frozen=True, slots=True)
 class Fetched:
     key: str
-    resources: tuple[Mapping[str, Any], ...]
+    resources: tuple[Resource, ...]
     truncated: bool = False
     pages: int = 1
     stopped: str | None = None  # why paging stopped early (safe words), when truncated
@@ -323,7 +324,7 @@ def reports_error(bundle: Mapping[str, Any]) -> bool:
     return False
 
 
-def entries(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def entries(bundle: Mapping[str, Any]) -> list[Resource]:
     """The resources of a Bundle, skipping OperationOutcomes and malformed entries."""
     raw = bundle.get("entry")
     if not isinstance(raw, list):
@@ -333,8 +334,11 @@ def entries(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [
         resource
         for resource in resources
-        if isinstance(resource, dict)
-        and resource.get("resourceType") not in (None, "OperationOutcome")
+        if type(resource) is Observation
+        or (
+            isinstance(resource, dict)
+            and resource.get("resourceType") not in (None, "OperationOutcome")
+        )
     ]
 
 
@@ -361,7 +365,7 @@ def _follow(
     session: requests.Session,
     key: str,
     first_next: str | None,
-    found: list[Mapping[str, Any]],
+    found: list[Resource],
     pages: int,
     target: FhirTarget,
     deadline: float,
@@ -396,7 +400,7 @@ def bundle_total(bundle: Mapping[str, Any]) -> int | None:
     return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
-def _take(page: Mapping[str, Any], found: list[Mapping[str, Any]], cap: int) -> bool:
+def _take(page: Mapping[str, Any], found: list[Resource], cap: int) -> bool:
     """Add the page's resources to `found` up to `cap` in all; True if some were left out."""
     resources = entries(page)
     room = max(0, cap - len(found))
@@ -420,7 +424,7 @@ def fetch_one(
             )
         return Fetched(key, (body,))
     page = _page(body, key, "the search")
-    found: list[Mapping[str, Any]] = []
+    found: list[Resource] = []
     total = bundle_total(page)
     if _take(page, found, target.max_entries) or dropped:
         return Fetched(key, tuple(found), True, 1, "the entry limit was reached", total)

@@ -63,6 +63,7 @@ from cds_service.protocol.catalog import ServiceDefinition
 from cds_service.protocol.errors import DataUnavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.settings import Settings
+from cds_service.wire.observation import Resource
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ NO_SERVER = "no fhirServer to fetch them from"
 
 @dataclass(frozen=True, slots=True)
 class RawData:
-    resources: tuple[Mapping[str, Any], ...]
+    resources: tuple[Resource, ...]
     notes: tuple[str, ...]  # words for a card: what could not be read in full
     keys_present: frozenset[str]
     fetches: tuple[str, ...] = ()  # one outcome per key fetched from fhirServer (metrics)
@@ -147,7 +148,7 @@ def gather(
     """
     settings = settings or Settings()
     supplied = request.prefetch or {}
-    resources: list[Mapping[str, Any]] = []
+    resources: list[Resource] = []
     present: set[str] = set()
     jobs: dict[str, Job] = {}
     unfillable: dict[str, str] = {}
@@ -155,7 +156,7 @@ def gather(
     partial: dict[str, _Partial] = {}
     reports: dict[str, KeyReport] = {}
     kinds: dict[str, str] = {}  # the searched type ("Observation"), or a read's path
-    by_key: dict[str, list[Mapping[str, Any]]] = {}  # what each key brought, prefetch and fetch
+    by_key: dict[str, list[Resource]] = {}  # what each key brought, prefetch and fetch
     medication_side: list[Mapping[str, Any]] = []  # what may name or be a Medication
     for key, template in service.prefetch.items():
         kind = kinds[key] = template.partition("?")[0]
@@ -177,7 +178,7 @@ def gather(
         resources.extend(page)
         by_key[key] = list(page)
         if kind in MEDICATION_USERS:
-            medication_side.extend(page)
+            medication_side.extend(r for r in page if isinstance(r, Mapping))
         held, total = matches(page, kind), bundle_total(value)
         url = next_link(value)
         if url is None and (total is None or total <= counted_for_total(value, held)):
@@ -253,7 +254,7 @@ def gather(
             fetches.append(fetch_outcome(result.reason if isinstance(result, FetchError) else None))
             if key not in jobs:  # a Medication read: missing, it leaves its orders unknown
                 if isinstance(result, Fetched):
-                    medications.extend(result.resources)
+                    medications.extend(r for r in result.resources if isinstance(r, Mapping))
                 continue
             if isinstance(result, FetchError):
                 log.warning("fhir_fetch_failed", extra={"error_type": result.reason})
@@ -269,7 +270,7 @@ def gather(
             resources.extend(result.resources)
             by_key.setdefault(key, []).extend(result.resources)
             if kinds[key] in MEDICATION_USERS:
-                medication_side.extend(result.resources)
+                medication_side.extend(r for r in result.resources if isinstance(r, Mapping))
             reports[key] = _fetched_report(key, kinds[key], jobs[key], result, partial.get(key))
             narrowed = access.narrowing(kinds[key], search=True) if "/" not in kinds[key] else None
             if narrowed is not None and reports[key].complete:
@@ -288,7 +289,7 @@ def gather(
                     fetch_outcome(result.reason if isinstance(result, FetchError) else None)
                 )
                 if isinstance(result, Fetched):
-                    medications.extend(result.resources)
+                    medications.extend(r for r in result.resources if isinstance(r, Mapping))
     resources.extend(medications)
     if named or fetches:  # (nothing named and nothing fetched: nothing can be unresolved)
         _mark_unknown_drugs(reports, by_key, [*medication_side, *medications], request.fhir_server)
@@ -308,7 +309,7 @@ def gather(
 
 def _mark_unknown_drugs(
     reports: dict[str, KeyReport],
-    by_key: Mapping[str, list[Mapping[str, Any]]],
+    by_key: Mapping[str, list[Resource]],
     resources: list[Mapping[str, Any]],
     base_url: str | None,
 ) -> None:

@@ -52,7 +52,7 @@ def discovery() -> Response:
 def hook_call(service_id: str) -> Response:
     rt = runtime()
     service = _admit(rt, service_id)
-    data = decode_json(request.get_data(cache=False))
+    data = decode_json(request.get_data(cache=False), observation_keys=service.observation_keys)
     check_request_shape(data)
     hook_request = hook_request_from(data, service, rt.catalog)
     g.log_fields["hook_instance"] = hook_request.hook_instance

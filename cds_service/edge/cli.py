@@ -139,7 +139,8 @@ def _evaluate(path: Path, today: str | None = None) -> int:
     except OSError as exc:
         return _fail(f"evaluate: cannot read {path}: {exc.strerror}")
     try:
-        data = decode_json(body)
+        every_lab_key = frozenset().union(*(s.observation_keys for s in catalog.services))
+        data = decode_json(body, observation_keys=every_lab_key)
         if not isinstance(data, dict):
             raise ClientError("request body must be a JSON object")
         hook = data.get("hook")

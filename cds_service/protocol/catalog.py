@@ -51,6 +51,11 @@ class ServiceDefinition:
     def is_order_hook(self) -> bool:
         return self.hook in ("order-select", "order-sign")
 
+    @property
+    def observation_keys(self) -> frozenset[str]:
+        """Prefetch keys whose template searches Observations (decoded typed, `body`)."""
+        return frozenset(k for k, v in self.prefetch.items() if v.startswith("Observation?"))
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledSchema:

@@ -8,13 +8,14 @@ is kept out of `repr` so it cannot reach a log line by accident.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 
+from cds_service.protocol.body import decode_hook_body
 from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
 from cds_service.protocol.errors import BadRequest
 
@@ -44,19 +45,22 @@ class HookRequest:
     draft_orders: Mapping[str, Any] | None = None  # order hooks only
 
 
-def decode_json(body: bytes, what: str = "request") -> Any:
-    """Parse a body as JSON, or raise BadRequest saying where it broke."""
+def decode_json(body: bytes, what: str = "request", observation_keys: Collection[str] = ()) -> Any:
+    """Parse a body as JSON, or raise BadRequest saying where it broke. A hook call names
+    the prefetch keys of its Observation searches, whose resources are decoded typed."""
     if not body.strip():
         raise BadRequest(f"{what} body is empty; expected a JSON object")
     try:
-        return orjson.loads(body)
+        return decode_hook_body(body, observation_keys)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"{what} body is not valid JSON: {exc}") from None
 
 
 def parse_hook_request(body: bytes, service: ServiceDefinition, catalog: Catalog) -> HookRequest:
     """Decode and validate a hook call for `service`."""
-    return hook_request_from(decode_json(body), service, catalog)
+    return hook_request_from(
+        decode_json(body, observation_keys=service.observation_keys), service, catalog
+    )
 
 
 def hook_request_from(data: Any, service: ServiceDefinition, catalog: Catalog) -> HookRequest:

@@ -128,20 +128,25 @@ def coding_keys(concept: Any) -> Iterator[str]:
     if found is None:
         return
     for coding in objs(found.get("coding")):
-        system = coding.get("system")
-        value = coding.get("code")
-        if (
-            type(system) is str
-            and system in CANONICAL_SYSTEMS
-            and type(value) is str
-            and value
-            and value == value.strip()
-        ):
-            yield f"{system}|{value}"  # the common case, without normalising
-            continue
-        system, value = system_of(system), text(value)
-        if system is not None and value is not None:
-            yield f"{system}|{value}"
+        key = coding_key(coding.get("system"), coding.get("code"))
+        if key is not None:
+            yield key
+
+
+def coding_key(system: Any, value: Any) -> str | None:
+    """One coding as "system|code", or None."""
+    if (
+        type(system) is str
+        and system in CANONICAL_SYSTEMS
+        and type(value) is str
+        and value
+        and value == value.strip()
+    ):
+        return f"{system}|{value}"  # the common case, without normalising
+    system, value = system_of(system), text(value)
+    if system is not None and value is not None:
+        return f"{system}|{value}"
+    return None
 
 
 def concept_texts(concept: Any) -> Iterator[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cds_service.record.dates import fuzzy_date, partial_words
@@ -17,6 +18,7 @@ from cds_service.record.jsonish import (
     CANONICAL_SYSTEMS,
     JSON,
     code,
+    coding_key,
     coding_keys,
     concept_texts,
     number,
@@ -25,6 +27,7 @@ from cds_service.record.jsonish import (
 )
 from cds_service.record.model import Analyte, DataGap, FuzzyDate, LabResult
 from cds_service.record.units import B12_PG_PER_PMOL, factor
+from cds_service.wire import observation as wire
 
 NEVER_COUNT = frozenset({"entered-in-error", "cancelled", "registered"})
 COMPARATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "≤": "<=", "≥": ">="}
@@ -91,8 +94,12 @@ def _fmt(value: float) -> str:
 
 def _quantity_unit(quantity: JSON, analyte: Analyte) -> tuple[str | None, float | None]:
     """The unit to show and its conversion factor: the UCUM code first, then `unit`."""
-    ucum = text(quantity.get("code"))
-    label = text(quantity.get("unit"))
+    return _unit_of(text(quantity.get("code")), text(quantity.get("unit")), analyte)
+
+
+def _unit_of(
+    ucum: str | None, label: str | None, analyte: Analyte
+) -> tuple[str | None, float | None]:
     for candidate in (ucum, label):
         if candidate is not None:
             found = factor(analyte, candidate)
@@ -107,20 +114,21 @@ def _value(
     """(value, comparator, unit shown, factor, shown) or the reason it cannot be read."""
     quantity = obj(resource.get("valueQuantity"))
     if quantity is not None:
-        value = number(quantity.get("value"))
-        if value is None:
-            return "no numeric value"
-        raw_comparator = text(quantity.get("comparator"))
-        comparator = COMPARATORS.get(raw_comparator) if raw_comparator else None
-        unit, found = _quantity_unit(quantity, analyte)
-        shown = f"{comparator or ''}{_fmt(value)}" + (f" {unit}" if unit else "")
-        return value, comparator, unit, found, shown
+        return _quantity_value(
+            number(quantity.get("value")),
+            text(quantity.get("comparator")),
+            text(quantity.get("code")),
+            text(quantity.get("unit")),
+            analyte,
+        )
     if "valueInteger" in resource:
-        value = number(resource.get("valueInteger"))
-        if value is None:
-            return "no numeric value"
-        return value, None, None, factor(analyte, None), _fmt(value)
-    raw = resource.get("valueString")
+        return _integer_value(number(resource.get("valueInteger")), analyte)
+    return _string_value(resource.get("valueString"), analyte)
+
+
+def _string_value(
+    raw: Any, analyte: Analyte
+) -> tuple[float, str | None, str | None, float | None, str] | str:
     if isinstance(raw, str) and len(raw) <= 60:
         match = _VALUE_STRING.match(raw)
         if match is None:
@@ -130,6 +138,29 @@ def _value(
         found = factor(analyte, unit)
         return value, COMPARATORS.get(match[1] or ""), unit, found, raw.strip()
     return "no numeric value"
+
+
+def _quantity_value(
+    value: float | None,
+    raw_comparator: str | None,
+    ucum: str | None,
+    label: str | None,
+    analyte: Analyte,
+) -> tuple[float, str | None, str | None, float | None, str] | str:
+    if value is None:
+        return "no numeric value"
+    comparator = COMPARATORS.get(raw_comparator) if raw_comparator else None
+    unit, found = _unit_of(ucum, label, analyte)
+    shown = f"{comparator or ''}{_fmt(value)}" + (f" {unit}" if unit else "")
+    return value, comparator, unit, found, shown
+
+
+def _integer_value(
+    value: float | None, analyte: Analyte
+) -> tuple[float, str | None, str | None, float | None, str] | str:
+    if value is None:
+        return "no numeric value"
+    return value, None, None, factor(analyte, None), _fmt(value)
 
 
 def _effective(resource: JSON) -> tuple[Any, bool]:
@@ -158,11 +189,21 @@ def _reference_high(resource: JSON, analyte: Analyte, fallback: float | None) ->
     high = obj(first.get("high")) if first is not None else None
     if high is None:
         return None
-    value = number(high.get("value"))
+    return _high_of(
+        number(high.get("value")), text(high.get("code")), text(high.get("unit")), analyte, fallback
+    )
+
+
+def _high_of(
+    value: float | None,
+    ucum: str | None,
+    label: str | None,
+    analyte: Analyte,
+    fallback: float | None,
+) -> float | None:
     if value is None:
         return None
-    unit_given = text(high.get("code")) or text(high.get("unit"))
-    found = fallback if unit_given is None else _quantity_unit(high, analyte)[1]
+    found = fallback if (ucum or label) is None else _unit_of(ucum, label, analyte)[1]
     return _normal(value, found, analyte) if found is not None else None
 
 
@@ -181,22 +222,56 @@ def read_observation(
         hit = analyte_of(resource, index)
     if hit is None:
         return None
-    analyte, loinc = hit
     if code(resource.get("status")) in NEVER_COUNT:
         return None
-    label = LABEL[analyte]
+    analyte = hit[0]
     raw_when, from_issued = _effective(resource)
     when: FuzzyDate | None = fuzzy_date(raw_when)
     if when is None:
-        reason = "no date" if raw_when is None else "its date is not a valid date"
-        gaps.append(DataGap(analyte.value, f"{label} result skipped: {reason}"))
+        _undated(analyte, raw_when, gaps)
         return None
     if resource.get("dataAbsentReason") is not None:
         absent = resource.get("dataAbsentReason")
-        why = next(concept_texts(absent), None) or code(absent) or "not given"
-        gaps.append(DataGap(analyte.value, f"{label} result of {when} has no value ({why})"))
+        _no_value(analyte, when, next(concept_texts(absent), None) or code(absent), gaps)
         return None
     read = _value(resource, analyte)
+    high = (
+        (lambda found: _reference_high(resource, analyte, found))
+        if "referenceRange" in resource
+        else _no_high
+    )
+    return _lab(hit, ref, when, from_issued, read, high, gaps)
+
+
+def _no_high(found: float | None) -> float | None:
+    return None
+
+
+def _no_value(analyte: Analyte, when: FuzzyDate, why: str | None, gaps: list[DataGap]) -> None:
+    gaps.append(
+        DataGap(
+            analyte.value, f"{LABEL[analyte]} result of {when} has no value ({why or 'not given'})"
+        )
+    )
+
+
+def _undated(analyte: Analyte, raw_when: Any, gaps: list[DataGap]) -> None:
+    reason = "no date" if raw_when is None else "its date is not a valid date"
+    gaps.append(DataGap(analyte.value, f"{LABEL[analyte]} result skipped: {reason}"))
+
+
+def _lab(
+    hit: tuple[Analyte, str],
+    ref: str,
+    when: FuzzyDate,
+    from_issued: bool,
+    read: tuple[float, str | None, str | None, float | None, str] | str,
+    high: Callable[[float | None], float | None],
+    gaps: list[DataGap],
+) -> LabResult | None:
+    """The result once its value is read (the same for plain and typed JSON)."""
+    analyte, loinc = hit
+    label = LABEL[analyte]
     if isinstance(read, str):
         gaps.append(DataGap(analyte.value, f"{label} result of {when} skipped: {read}"))
         return None
@@ -223,7 +298,7 @@ def read_observation(
         when=when,
         code=loinc,
         shown=shown,
-        reference_high=_reference_high(resource, analyte, found),
+        reference_high=high(found),
         note="date taken from Observation.issued (no collection date)" if from_issued else None,
         reported_ng_l=_mass_ng_l(value, found, analyte),
     )
@@ -235,3 +310,121 @@ def _mass_ng_l(value: float, to_pmol: float, analyte: Analyte) -> float | None:
         return None
     ng_per_unit = round(to_pmol * B12_PG_PER_PMOL, 6)  # 1 for pg/mL and ng/L, 1000 for ng/mL
     return value * ng_per_unit if ng_per_unit in (1.0, 1000.0) else None
+
+
+# --- the same, from the typed Observation (`wire.observation`) ----------------------------
+# Each function below mirrors its plain-JSON twin above over fields whose JSON types the
+# decoder has already checked; what the types do not settle (dataAbsentReason, valueString)
+# is read from the plain JSON. `tests/record/test_wire_differential.py` holds them equal.
+
+
+def wire_analyte_of(found: wire.Observation, index: PolicyIndex) -> tuple[Analyte, str] | None:
+    concept = found.code
+    codings = concept.coding if concept is not None else None
+    if not codings:
+        return None
+    if len(codings) == 1:
+        system, value = codings[0].system, codings[0].code
+        if system is not None and system in CANONICAL_SYSTEMS and value is not None:
+            key = f"{system}|{value}"
+            if key in index.lab_analyte and key not in index.excluded:
+                return index.lab_analyte[key], value
+            if value and value == value.strip():
+                return None
+    hit: tuple[Analyte, str] | None = None
+    for coding in codings:
+        found_key = coding_key(coding.system, coding.code)
+        if found_key is None:
+            continue
+        if found_key in index.excluded:
+            return None
+        if hit is None and found_key in index.lab_analyte:
+            hit = (index.lab_analyte[found_key], found_key.rsplit("|", 1)[1])
+    return hit
+
+
+def _wire_effective(found: wire.Observation) -> tuple[str | None, bool]:
+    if found.effectiveDateTime is not None:
+        return found.effectiveDateTime, False
+    if found.effectiveInstant is not None:
+        return found.effectiveInstant, False
+    period = found.effectivePeriod
+    if period is not None and period.start is not None:
+        return period.start, False
+    if period is not None and period.end is not None:
+        return period.end, False
+    if found.issued is not None:
+        return found.issued, True
+    return None, False
+
+
+def wire_observation_date(found: wire.Observation) -> str | None:
+    return _wire_effective(found)[0]
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _wire_words(concept: wire.Concept) -> str | None:
+    """`concept_texts` then `code`, over a typed CodeableConcept."""
+    label = text(concept.text)
+    if label is not None:
+        return label
+    for coding in concept.coding or ():
+        display = text(coding.display)
+        if display is not None:
+            return display
+    for coding in concept.coding or ():
+        value = text(coding.code)
+        if value is not None:
+            return value.lower()
+    return None
+
+
+def read_wire_observation(
+    found: wire.Observation,
+    ref: str,
+    index: PolicyIndex,
+    gaps: list[DataGap],
+    hit: tuple[Analyte, str] | None = None,
+) -> LabResult | None:
+    if hit is None:
+        hit = wire_analyte_of(found, index)
+    if hit is None:
+        return None
+    if code(found.status) in NEVER_COUNT:
+        return None
+    analyte = hit[0]
+    raw_when, from_issued = _wire_effective(found)
+    when = fuzzy_date(raw_when)
+    if when is None:
+        _undated(analyte, raw_when, gaps)
+        return None
+    if found.dataAbsentReason is not None:
+        _no_value(analyte, when, _wire_words(found.dataAbsentReason), gaps)
+        return None
+    quantity = found.valueQuantity
+    if quantity is not None:
+        read = _quantity_value(
+            _finite(quantity.value),
+            text(quantity.comparator),
+            text(quantity.code),
+            text(quantity.unit),
+            analyte,
+        )
+    elif found.valueInteger is not None:
+        read = _integer_value(_finite(float(found.valueInteger)), analyte)
+    else:
+        read = _string_value(found.valueString, analyte)
+    ranges = found.referenceRange
+    high_q = ranges[0].high if ranges else None
+
+    def high(fallback: float | None) -> float | None:
+        if high_q is None:
+            return None
+        return _high_of(
+            _finite(high_q.value), text(high_q.code), text(high_q.unit), analyte, fallback
+        )
+
+    return _lab(hit, ref, when, from_issued, read, high, gaps)

@@ -45,7 +45,16 @@ from cds_service.record.model import (
     PatientRecord,
     ProcedureRecord,
 )
-from cds_service.record.observations import analyte_of, observation_date, read_observation
+from cds_service.record.observations import (
+    analyte_of,
+    observation_date,
+    read_observation,
+    read_wire_observation,
+    wire_analyte_of,
+    wire_observation_date,
+)
+from cds_service.wire.observation import Observation as WireObservation
+from cds_service.wire.observation import Resource
 
 RECORD_TYPES = frozenset(
     {
@@ -65,7 +74,7 @@ _MAX_BUNDLE_DEPTH = 2
 # --- input hygiene -------------------------------------------------------------------------
 
 
-def _flatten(items: Any, depth: int = 0) -> Iterator[JSON]:
+def _flatten(items: Any, depth: int = 0) -> Iterator[Resource]:
     """Resource dicts, with any Bundle that slipped through opened up."""
     if isinstance(items, Mapping):
         items = (items,)
@@ -76,6 +85,9 @@ def _flatten(items: Any, depth: int = 0) -> Iterator[JSON]:
     except TypeError:
         return
     for item in iterator:
+        if type(item) is WireObservation:
+            yield item
+            continue
         if type(item) is not dict and not isinstance(item, Mapping):
             continue
         if item.get("resourceType") == "Bundle":
@@ -101,11 +113,21 @@ def _patient_key(patient_id: str) -> str:
     return found[1] if found is not None and found[0] == "Patient" else patient_id.strip()
 
 
-def _about_patient(resource: JSON, resource_type: str, patient: str, own_ref: str) -> bool:
+def _about_patient(resource: Resource, resource_type: str, patient: str, own_ref: str) -> bool:
     """False only when the resource names a different patient (`own_ref` is "Patient/<id>")."""
     if resource_type == "Patient":
         ident = text(resource.get("id"))
         return ident is None or ident == patient
+    if isinstance(resource, WireObservation):
+        for wired in (resource.subject, resource.patient):
+            if wired is None:
+                continue
+            if own_ref and wired.reference == own_ref:
+                return True
+            ref = text(wired.reference)
+            if ref is not None:
+                return _last_segments(ref) == ("Patient", patient)
+        return True
     for field in ("subject", "patient"):
         value = resource.get(field)
         if own_ref and type(value) is dict and value.get("reference") == own_ref:
@@ -116,10 +138,14 @@ def _about_patient(resource: JSON, resource_type: str, patient: str, own_ref: st
     return True
 
 
-def _updated(resource: JSON) -> float:
+def _updated(resource: Resource) -> float:
     """meta.lastUpdated as a timestamp (unknown counts as oldest)."""
-    meta = obj(resource.get("meta"))
-    stamp = text(meta.get("lastUpdated")) if meta is not None else None
+    if isinstance(resource, WireObservation):
+        wired = resource.meta
+        stamp = text(wired.lastUpdated) if wired is not None else None
+    else:
+        meta = obj(resource.get("meta"))
+        stamp = text(meta.get("lastUpdated")) if meta is not None else None
     if stamp is None or len(stamp) > 40:
         return -math.inf
     try:
@@ -159,22 +185,26 @@ def _select(
     index: PolicyIndex,
     hits: dict[int, Hit],
     analytes: frozenset[Analyte] | None = None,
-) -> list[tuple[str, JSON]]:
+) -> list[tuple[str, Resource]]:
     """This patient's relevant resources, deduplicated by (type, id), newest version kept.
 
     An Observation is kept only for a lab the rules read (of `analytes`, when given); its
     (analyte, code) hit goes to `hits`, by `id()` of the resource, so the reader does not
     work it out twice.
     """
-    kept: dict[tuple[str, str], JSON] = {}
-    anonymous: list[JSON] = []
+    kept: dict[tuple[str, str], Resource] = {}
+    anonymous: list[Resource] = []
     own_ref = f"Patient/{patient}" if patient else ""
     for resource in _flatten(resources):
         resource_type = resource.get("resourceType")
         if type(resource_type) is not str or resource_type not in RECORD_TYPES:
             continue
         hit: Hit = None
-        if resource_type == "Observation":
+        if isinstance(resource, WireObservation):
+            hit = wire_analyte_of(resource, index)
+            if hit is None or (analytes is not None and hit[0] not in analytes):
+                continue
+        elif resource_type == "Observation":
             hit = analyte_of(resource, index)
             if hit is None or (analytes is not None and hit[0] not in analytes):
                 continue
@@ -212,7 +242,7 @@ def _lab_key(lab: LabResult) -> tuple[object, ...]:
 
 def read_record(
     patient_id: str,
-    resources: Iterable[Mapping[str, Any]],
+    resources: Iterable[Resource],
     policy: Policy,
     notes: Sequence[DataGap] = (),
     analytes: frozenset[Analyte] | None = None,
@@ -229,7 +259,7 @@ def read_record(
     index = index_for(policy)
     hits: dict[int, Hit] = {}
     chosen = _select(resources, patient, index, hits, analytes)
-    included = index_medications(res for _, res in chosen)
+    included = index_medications(res for _, res in chosen if not isinstance(res, WireObservation))
     gaps: list[DataGap] = list(notes) if isinstance(notes, Sequence) else []
     labs: list[LabResult] = []
     seen_labs: set[tuple[object, ...]] = set()
@@ -238,15 +268,15 @@ def read_record(
     medications: list[MedicationUse] = []
     birth_date = None
     gender: str | None = None
-    newest_only: dict[Analyte, list[tuple[str, JSON, Hit]]] = {}
+    newest_only: dict[Analyte, list[tuple[str, Resource, Hit]]] = {}
     for ref, resource in chosen:
         resource_type = resource["resourceType"]
-        if resource_type == "Observation":
+        if isinstance(resource, WireObservation) or resource_type == "Observation":
             hit = hits.get(id(resource))
             if hit is not None and hit[0] not in as_series:
                 newest_only.setdefault(hit[0], []).append((ref, resource, hit))
                 continue
-            lab = read_observation(resource, ref, index, gaps, hit)
+            lab = _read_lab(resource, ref, index, gaps, hit)
             if lab is not None:
                 key = _lab_key(lab)
                 if "/#" in ref and key in seen_labs:
@@ -292,24 +322,37 @@ def read_record(
 
 
 def _newest_usable(
-    candidates: list[tuple[str, JSON, Hit]], index: PolicyIndex, gaps: list[DataGap]
+    candidates: list[tuple[str, Resource, Hit]], index: PolicyIndex, gaps: list[DataGap]
 ) -> LabResult | None:
     """The result `latest()` would pick had every candidate been read, reading only from
     the newest down to the first usable one (older ones are never looked at, so their
     gaps are not reported; newer unusable ones are, as is any without a valid date)."""
-    dated: list[tuple[tuple[tuple[int, int, int], str], str, JSON, Hit]] = []
+    dated: list[tuple[tuple[tuple[int, int, int], str], str, Resource, Hit]] = []
     for ref, resource, hit in candidates:
-        when = fuzzy_date(observation_date(resource))
+        raw_when = (
+            wire_observation_date(resource)
+            if isinstance(resource, WireObservation)
+            else observation_date(resource)
+        )
+        when = fuzzy_date(raw_when)
         if when is None:
-            read_observation(resource, ref, index, gaps, hit)  # says why it is skipped
+            _read_lab(resource, ref, index, gaps, hit)  # says why it is skipped
             continue
         dated.append(((newest_first_key(when), ref), ref, resource, hit))
     dated.sort(key=lambda item: item[0])
     for _, ref, resource, hit in dated:
-        lab = read_observation(resource, ref, index, gaps, hit)
+        lab = _read_lab(resource, ref, index, gaps, hit)
         if lab is not None:
             return lab
     return None
+
+
+def _read_lab(
+    resource: Resource, ref: str, index: PolicyIndex, gaps: list[DataGap], hit: Hit
+) -> LabResult | None:
+    if isinstance(resource, WireObservation):
+        return read_wire_observation(resource, ref, index, gaps, hit)
+    return read_observation(resource, ref, index, gaps, hit)
 
 
 # --- draft orders --------------------------------------------------------------------------
