@@ -11,7 +11,7 @@ gets back (a 400 saying where the JSON broke, or the same cards) never depends o
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -34,16 +34,19 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     extension: msgspec.Raw = _NOTHING
 
 
-class _Entry(msgspec.Struct, gc=False):
-    fullUrl: msgspec.Raw = _NOTHING
-    search: msgspec.Raw = _NOTHING
+class _Search(msgspec.Struct, gc=False):
+    mode: str | msgspec.UnsetType | None = msgspec.UNSET  # all the data layer reads of it
 
 
-class _TypedEntry(_Entry, gc=False):
+class _TypedEntry(msgspec.Struct, gc=False):
+    fullUrl: str | msgspec.UnsetType = msgspec.UNSET
+    search: _Search | msgspec.UnsetType = msgspec.UNSET
     resource: Observation | msgspec.UnsetType = msgspec.UNSET
 
 
-class _RawEntry(_Entry, gc=False):
+class _RawEntry(msgspec.Struct, gc=False):
+    fullUrl: msgspec.Raw = _NOTHING
+    search: msgspec.Raw = _NOTHING
     resource: msgspec.Raw = _NOTHING
 
 
@@ -118,7 +121,7 @@ def _slot(raw: msgspec.Raw, observations: bool) -> Any:
         except _ERRORS:
             typed = None
         if typed is not None and typed.resourceType == "Bundle":
-            return _bundle(typed, [e.resource for e in typed.entry or ()])
+            return _typed_bundle(typed)
         if typed is None:
             try:
                 loose = _RAW.decode(raw)
@@ -137,17 +140,42 @@ def _entry_resource(raw: msgspec.Raw) -> Any:
     return observation(raw) or _plain(raw)
 
 
-def _bundle(bundle: _TypedBundle | _RawBundle, resources: list[Any]) -> dict[str, Any]:
+def _head(bundle: _TypedBundle | _RawBundle) -> dict[str, Any]:
     found: dict[str, Any] = {"resourceType": "Bundle"}
     for name in ("type", "total", "link"):
         value = getattr(bundle, name)
         if _given(value):
             found[name] = _plain(value)
+    return found
+
+
+def _typed_bundle(bundle: _TypedBundle) -> dict[str, Any]:
+    """Entries as the data layer reads them: the resource, `search.mode`, `fullUrl`."""
+    found = _head(bundle)
     if isinstance(bundle.entry, msgspec.UnsetType):
         return found
-    items: Sequence[_Entry] = bundle.entry
+    unset = msgspec.UNSET
     entries: list[dict[str, Any]] = []
-    for item, resource in zip(items, resources, strict=True):
+    for item in bundle.entry:
+        entry: dict[str, Any] = {}
+        if item.fullUrl is not unset:
+            entry["fullUrl"] = item.fullUrl
+        search = item.search
+        if search is not unset:
+            entry["search"] = {} if search.mode is unset else {"mode": search.mode}
+        if item.resource is not unset:
+            entry["resource"] = item.resource
+        entries.append(entry)
+    found["entry"] = entries
+    return found
+
+
+def _bundle(bundle: _RawBundle, resources: list[Any]) -> dict[str, Any]:
+    found = _head(bundle)
+    if isinstance(bundle.entry, msgspec.UnsetType):
+        return found
+    entries: list[dict[str, Any]] = []
+    for item, resource in zip(bundle.entry, resources, strict=True):
         entry: dict[str, Any] = {}
         if _given(item.fullUrl):
             entry["fullUrl"] = _plain(item.fullUrl)

@@ -196,6 +196,22 @@ def _select(
     anonymous: list[Resource] = []
     own_ref = f"Patient/{patient}" if patient else ""
     for resource in _flatten(resources):
+        if type(resource) is WireObservation:  # the typed common case, by its fields
+            hit = wire_analyte_of(resource, index)
+            if hit is None or (analytes is not None and hit[0] not in analytes):
+                continue
+            if not _about_patient(resource, "Observation", patient, own_ref):
+                continue
+            hits[id(resource)] = hit
+            ident = text(resource.id)
+            if ident is None:
+                anonymous.append(resource)
+                continue
+            key = ("Observation", ident)
+            previous = kept.get(key)
+            if previous is None or _updated(resource) > _updated(previous):
+                kept[key] = resource
+            continue
         resource_type = resource.get("resourceType")
         if type(resource_type) is not str or resource_type not in RECORD_TYPES:
             continue
