@@ -197,12 +197,12 @@ def _select(
     own_ref = f"Patient/{patient}" if patient else ""
     for resource in _flatten(resources):
         if type(resource) is WireObservation:  # the typed common case, by its fields
-            hit = wire_analyte_of(resource, index)
-            if hit is None or (analytes is not None and hit[0] not in analytes):
+            typed_hit = wire_analyte_of(resource, index)
+            if typed_hit is None or (analytes is not None and typed_hit[0] not in analytes):
                 continue
             if not _about_patient(resource, "Observation", patient, own_ref):
                 continue
-            hits[id(resource)] = hit
+            hits[id(resource)] = typed_hit
             ident = text(resource.id)
             if ident is None:
                 anonymous.append(resource)
