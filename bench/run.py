@@ -26,8 +26,8 @@ from bench.synthetic import HOOKS, SIZES, HookBody, bodies
 CONCURRENCY = 8
 TARGETS = {
     "p50_vs_floor": 1.5,
-    "rps_vs_floor": 0.70,
-    "evaluate_vs_loads": 3.0,
+    "rps_vs_floor": 0.60,  # issue 19
+    "evaluate_vs_loads": 1.5,  # issue 19
     "p50_2000_vs_200": 10.0,
     "startup_s": 1.5,
     "rss_mb": 150.0,

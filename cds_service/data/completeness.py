@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from cds_service.wire.observation import Resource
+from cds_service.wire.observation import Entry, Resource
 
 State = Literal["complete", "truncated", "absent", "failed"]
 Missing = Literal["none", "older", "newer", "unknown"]
@@ -121,6 +121,11 @@ def counted_for_total(bundle: Mapping[str, Any], held: int) -> int:
     Medication in `total`; read strictly, their complete Bundles would look cut)."""
     raw = bundle.get("entry")
     listed = raw if isinstance(raw, list) else []
+    if listed and type(listed[0]) is Entry:  # decoded typed (`protocol.body`)
+        typed = [e.mode for e in listed if e.has_search]
+        if typed:
+            return sum(1 for mode in typed if mode == "match")
+        return max(held, len(listed))
     modes = [
         e["search"].get("mode")
         for e in listed

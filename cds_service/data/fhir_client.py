@@ -31,7 +31,7 @@ import requests
 import urllib3
 
 from cds_service.data.templates import Query
-from cds_service.wire.observation import Observation, Resource
+from cds_service.wire.observation import Entry, Observation, Resource
 
 MAX_BODY_BYTES = 20_000_000  # ceiling; a call's own limit is `FhirTarget.max_bytes`
 # entries kept per fetched search, over all its pages: the same bound as a prefetched
@@ -315,7 +315,7 @@ def reports_error(bundle: Mapping[str, Any]) -> bool:
     """True if a Bundle carries an OperationOutcome with an error or fatal issue."""
     raw = bundle.get("entry")
     for entry in raw if isinstance(raw, list) else ():
-        resource = entry.get("resource") if isinstance(entry, dict) else None
+        resource = entry.get("resource") if isinstance(entry, dict) else None  # (typed: none)
         if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
             issues = resource.get("issue")
             for issue in issues if isinstance(issues, list) else ():
@@ -330,6 +330,8 @@ def entries(bundle: Mapping[str, Any]) -> list[Resource]:
     if not isinstance(raw, list):
         return []
     # comprehensions: this runs for every prefetched entry of every call
+    if raw and type(raw[0]) is Entry:  # an Observation search decoded typed: all entries are
+        return [e.resource for e in raw if type(e.resource) is Observation]
     resources = [entry.get("resource") for entry in raw if isinstance(entry, dict)]
     return [
         resource

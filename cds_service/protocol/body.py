@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from cds_service.wire.observation import Observation, observation
+from cds_service.wire.observation import Entry, observation
 
 _NOTHING = msgspec.Raw(b"")
 
@@ -34,16 +34,6 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     extension: msgspec.Raw = _NOTHING
 
 
-class _Search(msgspec.Struct, gc=False):
-    mode: str | msgspec.UnsetType | None = msgspec.UNSET  # all the data layer reads of it
-
-
-class _TypedEntry(msgspec.Struct, gc=False):
-    fullUrl: str | msgspec.UnsetType = msgspec.UNSET
-    search: _Search | msgspec.UnsetType = msgspec.UNSET
-    resource: Observation | msgspec.UnsetType = msgspec.UNSET
-
-
 class _RawEntry(msgspec.Struct, gc=False):
     fullUrl: msgspec.Raw = _NOTHING
     search: msgspec.Raw = _NOTHING
@@ -55,7 +45,7 @@ class _TypedBundle(msgspec.Struct, gc=False):
     type: msgspec.Raw = _NOTHING
     total: msgspec.Raw = _NOTHING
     link: msgspec.Raw = _NOTHING
-    entry: list[_TypedEntry] | msgspec.UnsetType = msgspec.UNSET
+    entry: list[Entry] | msgspec.UnsetType = msgspec.UNSET
 
 
 class _RawBundle(msgspec.Struct, gc=False):
@@ -150,23 +140,11 @@ def _head(bundle: _TypedBundle | _RawBundle) -> dict[str, Any]:
 
 
 def _typed_bundle(bundle: _TypedBundle) -> dict[str, Any]:
-    """Entries as the data layer reads them: the resource, `search.mode`, `fullUrl`."""
+    """The Bundle with its entries as decoded (`wire.observation.Entry`): the data layer
+    reads their resources and search modes without a dict being built for each."""
     found = _head(bundle)
-    if isinstance(bundle.entry, msgspec.UnsetType):
-        return found
-    unset = msgspec.UNSET
-    entries: list[dict[str, Any]] = []
-    for item in bundle.entry:
-        entry: dict[str, Any] = {}
-        if item.fullUrl is not unset:
-            entry["fullUrl"] = item.fullUrl
-        search = item.search
-        if search is not unset:
-            entry["search"] = {} if search.mode is unset else {"mode": search.mode}
-        if item.resource is not unset:
-            entry["resource"] = item.resource
-        entries.append(entry)
-    found["entry"] = entries
+    if not isinstance(bundle.entry, msgspec.UnsetType):
+        found["entry"] = bundle.entry
     return found
 
 

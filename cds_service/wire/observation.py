@@ -84,6 +84,31 @@ class Observation(msgspec.Struct, tag_field="resourceType", tag="Observation", g
 
 
 _MISSING: Any = object()
+
+
+class Search(msgspec.Struct, gc=False):
+    mode: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Entry(msgspec.Struct, gc=False):
+    """A Bundle entry of an Observation search, as decoded: the data layer reads its
+    resource and `search.mode` (`data.fhir_client.entries`, `data.completeness`)."""
+
+    fullUrl: str | msgspec.UnsetType = msgspec.UNSET
+    search: Search | msgspec.UnsetType = msgspec.UNSET
+    resource: Observation | msgspec.UnsetType = msgspec.UNSET
+
+    @property
+    def mode(self) -> str | None:
+        """`search.mode`, or None when the entry has no search (or no mode)."""
+        search = self.search
+        if isinstance(search, msgspec.UnsetType) or isinstance(search.mode, msgspec.UnsetType):
+            return None
+        return search.mode
+
+    @property
+    def has_search(self) -> bool:
+        return not isinstance(self.search, msgspec.UnsetType)
 _DECODER = msgspec.json.Decoder(Observation)
 
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds_service.data import gather
+from cds_service.data.fhir_client import entries
 from cds_service.data.prefetch import DataMissing
 from cds_service.policy import load_policy
 from cds_service.protocol.body import decode_hook_body
@@ -67,11 +68,10 @@ def _both(body: bytes, service_id: str) -> tuple[Any, Any, int]:
     plain = orjson.loads(body)
     typed = decode_hook_body(body, service.observation_keys)
     count = sum(
-        isinstance(entry.get("resource"), Observation)
+        isinstance(resource, Observation)
         for value in (typed.get("prefetch") or {}).values()
         if isinstance(value, dict)
-        for entry in value.get("entry") or ()
-        if isinstance(entry, dict)
+        for resource in entries(value)
     )
     return _record(plain, service_id), _record(typed, service_id), count
 
@@ -267,9 +267,8 @@ def test_a_body_the_typed_decoder_refuses_is_read_plain(labs: dict[str, Any]) ->
     odd = body[:-1] + b',"somethingNew":{"x":1}}'
     assert decode_hook_body(odd, {"labs"}) == orjson.loads(odd)
     assert not any(
-        isinstance(e.get("resource"), Observation)
-        for e in decode_hook_body(odd, {"labs"})["prefetch"]["labs"].get("entry", [])
-        if isinstance(e, dict)
+        isinstance(r, Observation)
+        for r in entries(decode_hook_body(odd, {"labs"})["prefetch"]["labs"])
     )
 
 
