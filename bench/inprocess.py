@@ -17,9 +17,9 @@ from typing import Any
 
 from bench.synthetic import HookBody
 from cds_service.edge.evaluation import Evaluator, utc_today
-from cds_service.edge.limits import check_request_shape
 from cds_service.policy import load_policy
 from cds_service.protocol.catalog import ServiceDefinition, load_catalog
+from cds_service.protocol.limits import check_request_shape
 from cds_service.protocol.request import HookRequest, decode_json, hook_request_from
 from cds_service.settings import Settings
 

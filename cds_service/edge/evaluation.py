@@ -21,10 +21,10 @@ from cds_service.data.fhir_client import FhirFetcher
 from cds_service.data.prefetch import DataMissing
 from cds_service.data.references import draft_resources, unresolved, with_medications
 from cds_service.edge import ledger, metrics
-from cds_service.edge.limits import within_shape
 from cds_service.policy import Policy
 from cds_service.protocol.catalog import Catalog, ServiceDefinition, first_error
 from cds_service.protocol.errors import ServiceError
+from cds_service.protocol.limits import within_shape
 from cds_service.protocol.request import HookRequest
 from cds_service.record import read_orders, read_record
 from cds_service.record.completeness import Completeness, Coverage, Missing, SearchStatus

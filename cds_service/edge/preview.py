@@ -11,17 +11,21 @@ computed from the request body alone: this blueprint never fetches patient data)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from flask import Blueprint, Response, abort, render_template, request
+import orjson
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from cds_service.edge.api import json_response, runtime
-from cds_service.edge.limits import check_shape
 from cds_service.edge.trend import build_trend, render_svg, resources_of
+from cds_service.policy import Policy
+from cds_service.protocol.catalog import Catalog
 from cds_service.protocol.errors import BadRequest, NotFound
+from cds_service.protocol.limits import check_shape
 from cds_service.protocol.request import decode_json
 from cds_service.settings import Settings
 
@@ -39,6 +43,29 @@ PAGE_CSP = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 MAX_MARKDOWN_TEXTS = 100
+
+
+class _Evaluator(Protocol):
+    policy: Policy
+    clock: Callable[[], date]
+
+
+class _Service(Protocol):
+    """What the page reads of the running service (the edge's Runtime), by shape only:
+    the demo sits beside the edge and never imports it."""
+
+    settings: Settings
+    catalog: Catalog
+    evaluator: _Evaluator
+
+
+def runtime() -> _Service:
+    rt: _Service = current_app.extensions["b12cds"]
+    return rt
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 
 @cache

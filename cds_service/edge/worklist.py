@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -250,7 +250,6 @@ def add_parser(sub: Any) -> None:
 def command(args: Any) -> int:
     """Exit 0 with files written; 2 with a one-line reason on bad input."""
     from cds_service.edge.bulk import ExportError
-    from cds_service.edge.evaluation import utc_today
     from cds_service.policy import PolicyError
     from cds_service.settings import Settings, SettingsError
 
@@ -259,7 +258,7 @@ def command(args: Any) -> int:
         return 2
 
     try:
-        today = date.fromisoformat(args.today) if args.today else utc_today()
+        today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
     except ValueError:
         return fail(f"--today {args.today!r} is not a date such as 2026-11-25")
     try:

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from cds_service.data.fhir_client import MAX_ENTRIES, normalise_url, same_server
-from cds_service.edge.limits import MAX_ARRAY_ITEMS
+from cds_service.protocol.limits import MAX_ARRAY_ITEMS
 from tests.security.hostile_fhir import FOLLOWED, LINKS, HostileFhir
 from tests.support.hook_calls import call_hook, hook_request
 from tests.support.live import REPO, LiveService, start_frozen
