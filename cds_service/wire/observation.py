@@ -109,6 +109,8 @@ class Entry(msgspec.Struct, gc=False):
     @property
     def has_search(self) -> bool:
         return not isinstance(self.search, msgspec.UnsetType)
+
+
 _DECODER = msgspec.json.Decoder(Observation)
 
 

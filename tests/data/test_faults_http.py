@@ -43,7 +43,10 @@ FAULTS: dict[str, tuple[int, str]] = {
     "drip": (412, "FHIR server timed out"),
     "garbage": (412, "FHIR server answered with non-JSON"),
     "wrong-type": (412, "FHIR server answered the search with Basic, not a Bundle"),
-    "endless-next": (200, f"{FAULT_PAGE_CAP} page(s) were read from the FHIR server, then the page limit"),
+    "endless-next": (
+        200,
+        f"{FAULT_PAGE_CAP} page(s) were read from the FHIR server, then the page limit",
+    ),
     "other-host-next": (200, "later pages are on another server"),
     "patient-404": (200, "patient details could not be read"),
 }

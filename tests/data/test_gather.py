@@ -231,8 +231,9 @@ def test_a_prefetched_first_page_without_fhir_server_or_cap_is_a_note(
         settings=capped,
     )
     assert len(raw.notes) == 1
-    assert "40 of 46 read; 2 page(s) were read from the FHIR server, then the page limit" in (
-        raw.notes[0]
+    assert (
+        "40 of 46 read; 2 page(s) were read from the FHIR server, then the page limit"
+        in (raw.notes[0])
     )
     assert sum(r["resourceType"] == "MedicationAdministration" for r in raw.resources) == 40
 
