@@ -35,7 +35,7 @@ from cds_service.wire.observation import Entry, Observation, Resource
 
 MAX_BODY_BYTES = 20_000_000  # ceiling; a call's own limit is `FhirTarget.max_bytes`
 # entries kept per fetched search, over all its pages: the same bound as a prefetched
-# Bundle's (edge.limits.MAX_ARRAY_ITEMS), so what a FHIR server sends costs no more
+# Bundle's (protocol.limits.MAX_ARRAY_ITEMS), so what a FHIR server sends costs no more
 # to read than what a client may send
 MAX_ENTRIES = 10_000
 CHUNK = 65_536
