@@ -17,14 +17,14 @@ from flask import Blueprint, Response, current_app, g, request
 
 from cds_service.cards.profiles import PROFILES
 from cds_service.edge import metrics as prometheus
-from cds_service.edge.auth import authenticate
-from cds_service.edge.destinations import confine, explained
 from cds_service.edge.runtime import Runtime
 from cds_service.protocol.catalog import ServiceDefinition, first_error
 from cds_service.protocol.errors import BadRequest, NotFound, TooLarge
 from cds_service.protocol.limits import check_request_shape, check_shape
 from cds_service.protocol.request import decode_json, hook_request_from
 from cds_service.store.feedback import FeedbackRejected, parse_feedback, store_feedback
+from cds_service.trust.auth import authenticate
+from cds_service.trust.destinations import confine, explained
 
 bp = Blueprint("cds", __name__)
 

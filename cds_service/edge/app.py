@@ -20,7 +20,6 @@ from werkzeug.exceptions import HTTPException
 
 from cds_service.data.fhir_client import FhirFetcher
 from cds_service.edge.api import bp, json_response
-from cds_service.edge.auth import install_auth
 from cds_service.edge.cors import install_cors
 from cds_service.edge.evaluation import Clock, Evaluator, utc_today
 from cds_service.edge.headers import SECURITY_HEADERS
@@ -41,6 +40,7 @@ from cds_service.protocol.errors import (
 )
 from cds_service.settings import Settings
 from cds_service.store import open_store
+from cds_service.trust.auth import install_auth
 
 log = logging.getLogger("cds_service.http")
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from cds_service.edge.app import create_app
-from cds_service.edge.auth import REASONS
 from cds_service.settings import Settings, SettingsError
+from cds_service.trust.auth import REASONS
 from tests.security.conftest import JwtWorld
 from tests.security.jwt_kit import ISSUER, SigningKey, claims, sign, write_trust_file
 from tests.support.hook_calls import hook_request

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from cds_service.edge.auth import REASONS
+from cds_service.trust.auth import REASONS
 from tests.security.conftest import SANDBOX_ISSUER, SANDBOX_JKU, JwtWorld
 from tests.security.jwt_kit import (
     ISSUER,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from cds_service.edge.trusted_clients import parse_trusted_clients
+from cds_service.trust.trusted_clients import parse_trusted_clients
 from tests.support.live import REPO
 
 SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"

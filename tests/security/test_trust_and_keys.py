@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from cds_service import create_app
-from cds_service.edge.jwks import JwksCache, JwksUnavailable
-from cds_service.edge.trusted_clients import TrustedClientsError, parse_trusted_clients
+from cds_service.trust.jwks import JwksCache, JwksUnavailable
+from cds_service.trust.trusted_clients import TrustedClientsError, parse_trusted_clients
 from tests.security.jwt_kit import ISSUER, JwksServer, SigningKey, claims, sign, write_trust_file
 from tests.support.hook_calls import hook_request
 

@@ -1,7 +1,7 @@
 """The database the JWT replay check needs goes away under a running JWT server: hook
 calls are 503 with Retry-After (the EHR's token is not called bad), logged, and counted.
 
-The choice (see edge/auth.py): not 401, since the token may be good; not a per-worker
+The choice (see trust/auth.py): not 401, since the token may be good; not a per-worker
 replay cache either, since that would accept a replayed token on every other worker and
 machine for as long as the outage lasts, which an attacker able to provoke one would use.
 """

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 import requests
 
-from cds_service.edge.trusted_clients import TrustedClientsError, VerificationKey, parse_jwks
+from cds_service.trust.trusted_clients import TrustedClientsError, VerificationKey, parse_jwks
 
 log = logging.getLogger(__name__)
 

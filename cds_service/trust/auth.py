@@ -32,17 +32,17 @@ import jwt
 from flask import Flask, Request, current_app, g
 from jwt.exceptions import InvalidJTIError
 
-from cds_service.edge.jwks import JwksCache, JwksUnavailable
-from cds_service.edge.trusted_clients import (
+from cds_service.protocol.errors import Unauthorized, Unavailable
+from cds_service.settings import Settings, is_loopback
+from cds_service.store import UNAVAILABLE, Store
+from cds_service.store.replay import remember_jti
+from cds_service.trust.jwks import JwksCache, JwksUnavailable
+from cds_service.trust.trusted_clients import (
     TrustedClient,
     TrustedClients,
     VerificationKey,
     load_trusted_clients,
 )
-from cds_service.protocol.errors import Unauthorized, Unavailable
-from cds_service.settings import Settings, is_loopback
-from cds_service.store import UNAVAILABLE, Store
-from cds_service.store.replay import remember_jti
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from cds_service.edge.auth import Caller
-from cds_service.edge.trusted_clients import normalise_base
 from cds_service.protocol.errors import DataUnavailable
 from cds_service.protocol.request import HookRequest
+from cds_service.trust.auth import Caller
+from cds_service.trust.trusted_clients import normalise_base
 
 log = logging.getLogger(__name__)
 
