@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cds_service.edge import worklist
 from cds_service.policy import PolicyError, load_policy
+from cds_service.population import worklist
 from cds_service.protocol.catalog import CatalogError, load_catalog
 from cds_service.protocol.errors import ClientError, ServiceError
 from cds_service.protocol.request import decode_json, hook_request_from

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from bench.worklist_export import expected_rows, load_templates, write_export
-from cds_service.edge.bulk import PatientIndex, patient_of
-from cds_service.edge.worklist import evaluate_patient, sort_key
+from cds_service.population.bulk import PatientIndex, patient_of
+from cds_service.population.worklist import evaluate_patient, sort_key
 from tests.support.live import REPO, b12_cds, service_env
 
 TODAY = "2026-11-25"

@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
-from cds_service.edge.bulk import LoadStats, PatientIndex, export_files, medication_refs
 from cds_service.policy import Policy, load_policy
+from cds_service.population.bulk import LoadStats, PatientIndex, export_files, medication_refs
 from cds_service.record import read_record
 from cds_service.rules import run_rules
 from cds_service.rules.base import SEVERITY, RuleInput
@@ -249,8 +249,8 @@ def add_parser(sub: Any) -> None:
 
 def command(args: Any) -> int:
     """Exit 0 with files written; 2 with a one-line reason on bad input."""
-    from cds_service.edge.bulk import ExportError
     from cds_service.policy import PolicyError
+    from cds_service.population.bulk import ExportError
     from cds_service.settings import Settings, SettingsError
 
     def fail(message: str) -> int:
