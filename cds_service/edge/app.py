@@ -19,13 +19,13 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from cds_service.data.fhir_client import FhirFetcher
+from cds_service.demo.preview import bp as preview_bp
+from cds_service.demo.preview import demo_enabled
 from cds_service.edge.api import bp, json_response
 from cds_service.edge.cors import install_cors
 from cds_service.edge.evaluation import Clock, Evaluator, utc_today
 from cds_service.edge.headers import SECURITY_HEADERS
 from cds_service.edge.logs import configure_logging, stack_frames
-from cds_service.edge.preview import bp as preview_bp
-from cds_service.edge.preview import demo_enabled
 from cds_service.edge.runtime import Runtime
 from cds_service.policy import load_policy
 from cds_service.protocol.catalog import load_catalog

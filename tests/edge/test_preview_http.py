@@ -157,7 +157,7 @@ def test_markdown_renders_formatting_but_never_markup_or_script_links(
 
 
 def test_fixture_folder_is_where_the_app_looks() -> None:
-    from cds_service.edge.preview import fixtures_dir, scenarios
+    from cds_service.demo.preview import fixtures_dir, scenarios
 
     assert fixtures_dir() == FIXTURES or fixtures_dir().name == "_fixtures"
     assert sorted(scenarios()) == SCENARIOS

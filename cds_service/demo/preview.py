@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import orjson
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from cds_service.edge.trend import build_trend, render_svg, resources_of
+from cds_service.demo.trend import build_trend, render_svg, resources_of
 from cds_service.policy import Policy
 from cds_service.protocol.catalog import Catalog
 from cds_service.protocol.errors import BadRequest, NotFound
