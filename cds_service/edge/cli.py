@@ -88,8 +88,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from cds_service.edge.report import build_report, parse_since, render_json, render_table
     from cds_service.store import open_store
+    from cds_service.store.report import build_report, parse_since, render_json, render_table
 
     try:
         since = parse_since(args.since) if args.since else None

@@ -1,6 +1,6 @@
 """Durable state: issued-card audit, feedback, alert-fatigue lookups and the JWT replay cache.
 
-Outside the hook-call layers: only the edge uses it, and it knows nothing of HTTP or
+Outside the hook-call layers: only the edge and trust use it, and it knows nothing of HTTP or
 FHIR. Every value it keeps about a patient is an HMAC under a per-installation secret.
 """
 
