@@ -1,0 +1,1 @@
+"""The card preview page (demo mode only) and its trend chart."""

@@ -1,1 +1,1 @@
-"""The edge: Flask app, HTTP API, CLI and WSGI server. The only layer that knows HTTP."""
+"""The edge: Flask app, HTTP API, CLI and the gunicorn server; it takes a hook call in and answers it."""

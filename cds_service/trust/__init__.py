@@ -1,0 +1,1 @@
+"""Who may call (client JWT, trusted clients, JWKS) and where their FHIR token may go."""
