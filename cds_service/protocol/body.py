@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from cds_service.wire.observation import DECODE_ERRORS as _ERRORS
 from cds_service.wire.observation import Entry, observation
 
 _NOTHING = msgspec.Raw(b"")
@@ -59,7 +60,6 @@ class _RawBundle(msgspec.Struct, gc=False):
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _TYPED = msgspec.json.Decoder(_TypedBundle)
 _RAW = msgspec.json.Decoder(_RawBundle)
-_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
 class _Fallback(Exception):
@@ -119,15 +119,8 @@ def _slot(raw: msgspec.Raw, observations: bool) -> Any:
                 loose = None
             if loose is not None and _given(loose.resourceType):
                 if _plain(loose.resourceType) == "Bundle":
-                    resources = [_entry_resource(e.resource) for e in loose.entry or ()]
-                    return _bundle(loose, resources)
+                    return _bundle(loose)
     return _plain(raw)
-
-
-def _entry_resource(raw: msgspec.Raw) -> Any:
-    if not _given(raw):
-        return msgspec.UNSET
-    return observation(raw) or _plain(raw)
 
 
 def _head(bundle: _TypedBundle | _RawBundle) -> dict[str, Any]:
@@ -148,19 +141,20 @@ def _typed_bundle(bundle: _TypedBundle) -> dict[str, Any]:
     return found
 
 
-def _bundle(bundle: _RawBundle, resources: list[Any]) -> dict[str, Any]:
+def _bundle(bundle: _RawBundle) -> dict[str, Any]:
+    """Entry by entry: each resource typed if it fits, else plain JSON."""
     found = _head(bundle)
     if isinstance(bundle.entry, msgspec.UnsetType):
         return found
     entries: list[dict[str, Any]] = []
-    for item, resource in zip(bundle.entry, resources, strict=True):
+    for item in bundle.entry:
         entry: dict[str, Any] = {}
         if _given(item.fullUrl):
             entry["fullUrl"] = _plain(item.fullUrl)
         if _given(item.search):
             entry["search"] = _plain(item.search)
-        if resource is not msgspec.UNSET:
-            entry["resource"] = resource
+        if _given(item.resource):
+            entry["resource"] = observation(item.resource) or _plain(item.resource)
         entries.append(entry)
     found["entry"] = entries
     return found

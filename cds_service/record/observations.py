@@ -314,8 +314,8 @@ def _mass_ng_l(value: float, to_pmol: float, analyte: Analyte) -> float | None:
 
 # --- the same, from the typed Observation (`wire.observation`) ----------------------------
 # Each function below mirrors its plain-JSON twin above over fields whose JSON types the
-# decoder has already checked; what the types do not settle (dataAbsentReason, valueString)
-# is read from the plain JSON. `tests/record/test_wire_differential.py` holds them equal.
+# decoder has already checked, and hands the values to the same helpers (`_quantity_value`,
+# `_high_of`, `_lab`...). `tests/record/test_wire_differential.py` holds the two equal.
 
 
 def wire_analyte_of(found: wire.Observation, index: PolicyIndex) -> tuple[Analyte, str] | None:

@@ -196,36 +196,23 @@ def _select(
     anonymous: list[Resource] = []
     own_ref = f"Patient/{patient}" if patient else ""
     for resource in _flatten(resources):
-        if type(resource) is WireObservation:  # the typed common case, by its fields
-            typed_hit = wire_analyte_of(resource, index)
-            if typed_hit is None or (analytes is not None and typed_hit[0] not in analytes):
-                continue
-            if not _about_patient(resource, "Observation", patient, own_ref):
-                continue
-            hits[id(resource)] = typed_hit
-            ident = text(resource.id)
-            if ident is None:
-                anonymous.append(resource)
-                continue
-            key = ("Observation", ident)
-            previous = kept.get(key)
-            if previous is None or _updated(resource) > _updated(previous):
-                kept[key] = resource
-            continue
-        resource_type = resource.get("resourceType")
-        if type(resource_type) is not str or resource_type not in RECORD_TYPES:
-            continue
         hit: Hit = None
-        if isinstance(resource, WireObservation):
+        resource_type: Any
+        if isinstance(resource, WireObservation):  # the typed common case, read by its fields
+            resource_type = "Observation"
             hit = wire_analyte_of(resource, index)
             if hit is None or (analytes is not None and hit[0] not in analytes):
                 continue
-        elif resource_type == "Observation":
-            hit = analyte_of(resource, index)
-            if hit is None or (analytes is not None and hit[0] not in analytes):
+        else:
+            resource_type = resource.get("resourceType")
+            if type(resource_type) is not str or resource_type not in RECORD_TYPES:
                 continue
-        elif not _coded_for_us(resource, resource_type, index):
-            continue
+            if resource_type == "Observation":
+                hit = analyte_of(resource, index)
+                if hit is None or (analytes is not None and hit[0] not in analytes):
+                    continue
+            elif not _coded_for_us(resource, resource_type, index):
+                continue
         if resource_type != "Medication" and not _about_patient(
             resource, resource_type, patient, own_ref
         ):

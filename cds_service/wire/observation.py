@@ -112,13 +112,15 @@ class Entry(msgspec.Struct, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(Observation)
+# What a msgspec decode raises for input that does not fit (RecursionError: nested too deep)
+DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
 def observation(raw: bytes | msgspec.Raw) -> Observation | None:
     """The typed Observation, or None when `raw` is not one that fits the types."""
     try:
         return _DECODER.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+    except DECODE_ERRORS:
         return None
 
 
