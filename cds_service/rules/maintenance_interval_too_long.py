@@ -54,7 +54,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
         if is_loading_or_one_off(med):
             continue
         indicator: Indicator = "info" if med.interval_from_text else "warning"
-        target = _whole_weeks(policy.days("maintenance_neuro" if neuro else "maintenance"))
+        target = _in_four_week_steps(policy.days("maintenance_neuro" if neuro else "maintenance"))
         maximum = interval_text(limit) + (" (neurological involvement)" if neuro else "")
         evidence = [
             f"Ordered: {med_line(med)}",
@@ -92,7 +92,7 @@ def evaluate(inp: RuleInput) -> Finding | None:
     return None
 
 
-def _whole_weeks(days: int) -> int:
-    """The suggested interval in 4-week steps a clinic books (91 days -> 12 weeks, 61 -> 8),
-    never longer than the policy's maintenance interval."""
-    return max(7, days // 28 * 28) if days >= 28 else max(1, days)
+def _in_four_week_steps(days: int) -> int:
+    """The suggested interval in days, rounded down to the 4-week steps a clinic books
+    (91 days -> 84, i.e. 12 weeks; 61 -> 56), so never longer than the policy's interval."""
+    return days // 28 * 28 if days >= 28 else max(1, days)
